@@ -1,0 +1,149 @@
+/**
+ * The audit actor: owns the audit store on its own thread.
+ *
+ *   session host (worker n) ──audit.append (msgpack frames)──► producer port n ─┐
+ *   supervisor (main) ──comlink: appendChained / query / count / verify / flush ─┤
+ *                                                                                ▼
+ *                                    Batcher (batch_size, flush_interval) → AuditStore
+ *   ◄──session.audit_ack(count)── back to producer n once its events are stored
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Config } from '../../config/schema.ts';
+import { type ChainIdentity, buildEvent } from '../../src/audit/emit.ts';
+import { type AuditEvent, type AuditEventDraft, type AuditQuery, AuditQuerySchema } from '../../src/audit/events.ts';
+import { type VerifyResult, verifyChain } from '../../src/audit/hash-chain.ts';
+import type { AuditStore } from '../../src/audit/stores/store.ts';
+import { MessagePortTransport } from '../../src/transport/message-port.ts';
+import type { SessionHostMessage } from '../session/messages.ts';
+import { Batcher } from './batcher.ts';
+import type { AuditMessage } from './messages.ts';
+
+const SUPERVISOR_PRODUCER = -1;
+
+export interface AuditStats {
+  buffered: number;
+  stored: number;
+  batches: number;
+  failed_writes: number;
+  last_flush_ms: number;
+  store: AuditStore['kind'];
+  last_error: string | null;
+}
+
+export class AuditActor {
+  readonly #store: AuditStore;
+  readonly #batcher: Batcher;
+  readonly #producers = new Map<number, MessagePortTransport<AuditMessage, SessionHostMessage>>();
+  // The newest event of each live session, so events the supervisor writes for a session
+  // (e.g. after its worker crashed) continue that session's hash chain.
+  readonly #chainHeads = new Map<string, { seq: number; hash: string }>();
+  #nextProducer = 0;
+  #lastError: string | null = null;
+  #log: (msg: string) => void;
+
+  constructor(config: Config['audit'], store: AuditStore, log: (msg: string) => void = () => {}) {
+    this.#store = store;
+    this.#log = log;
+    this.#batcher = new Batcher({
+      writer: { write: (events) => store.append(events) },
+      batchSize: config.batch_size,
+      flushIntervalMs: config.flush_interval * 1000,
+      onStored: (producer, count) => this.#producers.get(producer)?.send({ type: 'session.audit_ack', count }),
+      onWriteError: (err, attempt) => {
+        this.#lastError = (err as Error)?.message ?? String(err);
+        if (attempt === 1 || attempt % 20 === 0) this.#log(`audit write failed (attempt ${attempt}): ${this.#lastError}`);
+      },
+    });
+  }
+
+  async init(): Promise<void> {
+    await this.#store.init();
+  }
+
+  /** Connects a session host's audit port; returns its producer id. */
+  attachProducer(port: MessagePort): number {
+    const id = this.#nextProducer++;
+    const transport = new MessagePortTransport<AuditMessage, SessionHostMessage>(port);
+    transport.onMessage((message) => {
+      if (message.type === 'audit.append') this.#accept(id, message.events);
+    });
+    this.#producers.set(id, transport);
+    return id;
+  }
+
+  detachProducer(id: number): void {
+    this.#producers.get(id)?.close();
+    this.#producers.delete(id);
+  }
+
+  /** Appends events on behalf of the supervisor, continuing each session's chain. */
+  async appendChained(items: Array<{ identity: ChainIdentity; draft: AuditEventDraft }>): Promise<void> {
+    // Let frames already queued on producer ports land first, so the chain head is current.
+    await new Promise((resolve) => setImmediate(resolve));
+    const events = items.map(({ identity, draft }) => {
+      const head = this.#chainHeads.get(identity.session_id);
+      return buildEvent(identity, draft, head ? head.seq + 1 : 0, head?.hash ?? '0'.repeat(64));
+    });
+    this.#accept(SUPERVISOR_PRODUCER, events);
+  }
+
+  async query(q: AuditQuery): Promise<AuditEvent[]> {
+    await this.#batcher.flush();
+    return this.#store.query(AuditQuerySchema.parse(q));
+  }
+
+  async count(q: AuditQuery): Promise<number> {
+    await this.#batcher.flush();
+    return this.#store.count(AuditQuerySchema.parse(q));
+  }
+
+  async verify(sessionId: string): Promise<VerifyResult> {
+    await this.#batcher.flush();
+    return verifyChain(sessionId, await this.#store.sessionEvents(sessionId));
+  }
+
+  async deleteOlderThan(beforeIso: string): Promise<number> {
+    await this.#batcher.flush();
+    return this.#store.deleteOlderThan(new Date(beforeIso));
+  }
+
+  flush(): Promise<void> {
+    return this.#batcher.flush();
+  }
+
+  async health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }> {
+    const store = await this.#store.health();
+    if (store.status === 'healthy' && this.#batcher.stats.failedWrites > 0 && this.#lastError && this.#batcher.buffered > 0) {
+      return { status: 'degraded', detail: `writes are failing: ${this.#lastError}` };
+    }
+    return store;
+  }
+
+  stats(): AuditStats {
+    const s = this.#batcher.stats;
+    return {
+      buffered: this.#batcher.buffered,
+      stored: s.stored,
+      batches: s.batches,
+      failed_writes: s.failedWrites,
+      last_flush_ms: s.lastFlushMs,
+      store: this.#store.kind,
+      last_error: this.#lastError,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#batcher.flush();
+    this.#batcher.stop();
+    for (const id of [...this.#producers.keys()]) this.detachProducer(id);
+    await this.#store.close();
+  }
+
+  #accept(producer: number, events: readonly AuditEvent[]): void {
+    for (const event of events) {
+      if (event.event_type === 'session_ended') this.#chainHeads.delete(event.session_id);
+      else this.#chainHeads.set(event.session_id, { seq: event.seq, hash: event.hash });
+    }
+    this.#batcher.add(producer, events);
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * Messages the audit actor receives on its data ports (one port per session host).
+ * Control calls (query, count, verify, flush, stats) go over comlink: see audit-actor.ts.
+ */
+import { z } from 'zod';
+import type { AuditEvent } from '../../src/audit/events.ts';
+
+export const AuditMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('audit.append'), events: z.custom<AuditEvent[]>() }),
+]);
+export type AuditMessage = z.infer<typeof AuditMessageSchema>;

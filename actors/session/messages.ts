@@ -1,0 +1,34 @@
+/**
+ * Messages a session host (one per pool worker) receives. `type` names the receiver, so
+ * grep 'session.execute' finds the handler in actors/session/session-host.ts.
+ * Schemas document the wire shape; the frames themselves are not re-validated on the hot
+ * path (they come from our own supervisor, never from outside).
+ */
+import { z } from 'zod';
+import type { Action, ApprovalDecision, SessionContext } from '../../src/contracts.ts';
+
+const req = z.number().int();
+const sessionId = z.string();
+
+export const SessionHostMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('session.start'), req, ctx: z.custom<SessionContext>() }),
+  z.object({ type: z.literal('session.execute'), req, session_id: sessionId, actions: z.custom<Action[]>() }),
+  z.object({ type: z.literal('session.run'), req, session_id: sessionId }),
+  z.object({
+    type: z.literal('session.approve'),
+    req,
+    session_id: sessionId,
+    action_id: z.string(),
+    decision: z.custom<ApprovalDecision>(),
+  }),
+  z.object({ type: z.literal('session.cancel'), req, session_id: sessionId, reason: z.string() }),
+  z.object({ type: z.literal('session.end'), req, session_id: sessionId }),
+  z.object({ type: z.literal('session.status'), req, session_id: sessionId }),
+  /** supervisor → host: forget an ended session's state (its status TTL expired) */
+  z.object({ type: z.literal('session.forget'), session_id: sessionId }),
+  /** supervisor → host: finish in-flight work, flush audit, then let the host task end */
+  z.object({ type: z.literal('session.shutdown'), req }),
+  /** audit actor → host: `count` events of this host are now stored */
+  z.object({ type: z.literal('session.audit_ack'), count: z.number().int() }),
+]);
+export type SessionHostMessage = z.infer<typeof SessionHostMessageSchema>;

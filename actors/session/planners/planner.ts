@@ -1,0 +1,22 @@
+/**
+ * A planner decides the next step (a batch of actions run concurrently) from what has
+ * happened so far. `null` means the plan is done. The external planner has no steps of its
+ * own: its caller submits each batch through execute().
+ */
+import type { Action, ActionResult, SessionContext } from '../../../src/contracts.ts';
+import type { CapabilitySummary } from '../../../src/contracts.ts';
+
+export interface PlannerInput {
+  ctx: SessionContext;
+  capabilities: CapabilitySummary[];
+  /** results of every step so far, oldest first */
+  history: ActionResult[][];
+  signal: AbortSignal;
+}
+
+export interface Planner {
+  readonly type: 'scripted' | 'external' | 'openai';
+  /** whether run() drives this planner (false: the caller drives it through execute()) */
+  readonly autonomous: boolean;
+  nextStep(input: PlannerInput): Promise<Array<Omit<Action, 'id'> & { id?: string }> | null>;
+}

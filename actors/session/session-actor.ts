@@ -1,0 +1,308 @@
+/**
+ * One agent session, pinned to one worker thread for its whole life. Runs the loop
+ *   plan → validate → approve → act → observe
+ * up to max_iterations, with max_concurrent_actions in flight, per-action and per-session
+ * timeouts. Each action goes through src/execution/executor.ts; every event lands in this
+ * session's hash chain.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type {
+  Action,
+  ActionInput,
+  ActionResult,
+  ApprovalDecision,
+  PendingApproval,
+  SessionContext,
+  SessionState,
+  SessionStatus,
+} from '../../src/contracts.ts';
+import { RuntimeError, type WireError, toWireError } from '../../src/errors.ts';
+import { type AuditOutbox, SessionChain } from '../../src/audit/emit.ts';
+import { ApprovalGate } from '../../src/execution/approval.ts';
+import type { CapabilityGraph, InvokeContext } from '../../src/execution/capability-graph.ts';
+import { type ExecutionScope, executeAction } from '../../src/execution/executor.ts';
+import { Semaphore } from '../../src/execution/semaphore.ts';
+import type { SupervisorMessage } from '../supervisor/messages.ts';
+import type { Planner } from './planners/planner.ts';
+
+/** status() keeps at most this many results (the newest). */
+const MAX_KEPT_RESULTS = 10_000;
+
+export interface SessionServices {
+  outbox: AuditOutbox;
+  notify(message: SupervisorMessage): void;
+  sandboxRoot: string;
+  httpAllowedHosts: readonly string[];
+  executeCodeTimeoutMs: number;
+  executeCodeMaxMemoryMb: number;
+}
+
+const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
+
+export class SessionActor {
+  readonly ctx: SessionContext;
+  readonly #graph: CapabilityGraph;
+  readonly #planner: Planner;
+  readonly #services: SessionServices;
+  readonly #chain: SessionChain;
+  readonly #approvals = new ApprovalGate();
+  readonly #semaphore: Semaphore;
+  readonly #abort = new AbortController();
+  readonly #validated = new Set<string>();
+  readonly #usedIds = new Set<string>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #history: ActionResult[][] = [];
+  #results: ActionResult[] = [];
+  #state: SessionState = 'running';
+  #iteration = 0;
+  #error: WireError | undefined;
+  #endedAt: string | undefined;
+  #ending: Promise<void> | undefined;
+  #sandbox: Promise<string> | undefined;
+  readonly #startedAt = new Date().toISOString();
+  readonly #timer: NodeJS.Timeout;
+  readonly #scope: ExecutionScope;
+
+  constructor(ctx: SessionContext, graph: CapabilityGraph, planner: Planner, services: SessionServices) {
+    this.ctx = ctx;
+    this.#graph = graph;
+    this.#planner = planner;
+    this.#services = services;
+    this.#chain = new SessionChain(ctx, services.outbox);
+    this.#semaphore = new Semaphore(ctx.policy.max_concurrent_actions);
+    this.#chain.emit({
+      event_type: 'session_started',
+      message: `session started for agent ${ctx.agent_id}`,
+      metadata: {
+        capabilities: graph.summary().map(({ name, kind, version, source }) => ({ name, kind, version, source })),
+        policy: ctx.policy,
+        agent: ctx.agent,
+        planner: ctx.planner.type,
+        task: ctx.task ?? null,
+        session_metadata: ctx.metadata,
+      },
+    });
+    this.#timer = setTimeout(
+      () =>
+        void this.#finish(
+          'failed',
+          new RuntimeError('session_timeout', `the session exceeded ${ctx.policy.timeout_seconds} s`),
+        ),
+      ctx.policy.timeout_seconds * 1000,
+    );
+    this.#scope = {
+      ctx,
+      graph,
+      chain: this.#chain,
+      approvals: this.#approvals,
+      semaphore: this.#semaphore,
+      signal: this.#abort.signal,
+      validated: this.#validated,
+      invokeContext: () => this.#invokeContext(),
+      onApprovalRequested: (approval) => this.#onApprovalRequested(approval),
+      onApprovalSettled: () => this.#refreshWaitingState(),
+    };
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get capabilities() {
+    return this.#graph.summary();
+  }
+
+  /** Runs one batch of actions (one iteration) — the external planner's way in. */
+  async execute(inputs: ActionInput[]): Promise<ActionResult[]> {
+    this.#assertActive();
+    if (this.#planner.autonomous) {
+      throw new RuntimeError('wrong_planner', `a ${this.#planner.type}-planner session runs through run()`);
+    }
+    return this.#step(inputs);
+  }
+
+  /** Drives an autonomous planner to the end; resolves with the final status. */
+  async run(): Promise<SessionStatus> {
+    this.#assertActive();
+    if (!this.#planner.autonomous) {
+      throw new RuntimeError('wrong_planner', 'an external-planner session is driven through execute(), not run()');
+    }
+    try {
+      while (!TERMINAL.has(this.#state)) {
+        const step = await this.#planner.nextStep({
+          ctx: this.ctx,
+          capabilities: this.#graph.summary(),
+          history: this.#history,
+          signal: this.#abort.signal,
+        });
+        if (TERMINAL.has(this.#state)) break;
+        if (step === null) {
+          await this.#finish('completed');
+          break;
+        }
+        await this.#step(step);
+      }
+    } catch (err) {
+      if (!TERMINAL.has(this.#state)) {
+        const wire = toWireError(err, 'planner_error');
+        // max_iterations already ended the session in #step; anything else is a planner failure.
+        await this.#finish('failed', new RuntimeError(wire.code, wire.message));
+      }
+    }
+    await this.#ending;
+    return this.status();
+  }
+
+  approve(actionId: string, decision: ApprovalDecision, decidedBy: string): void {
+    this.#assertActive();
+    this.#approvals.decide(actionId, decision, decidedBy);
+  }
+
+  async cancel(reason: string): Promise<SessionStatus> {
+    if (!TERMINAL.has(this.#state)) {
+      await this.#finish('cancelled', new RuntimeError('action_cancelled', `the session was cancelled: ${reason}`));
+    }
+    await this.#ending;
+    return this.status();
+  }
+
+  /** Ends the session normally after its in-flight actions finish. */
+  async end(): Promise<SessionStatus> {
+    if (!TERMINAL.has(this.#state)) await this.#finish('completed', undefined, { abort: false });
+    await this.#ending;
+    return this.status();
+  }
+
+  status(): SessionStatus {
+    const status: SessionStatus = {
+      session_id: this.ctx.session_id,
+      org_id: this.ctx.org_id,
+      state: this.#state,
+      iteration: this.#iteration,
+      results: [...this.#results],
+      pending_approvals: this.#approvals.pending().map((a) => ({ ...a, params: a.params })),
+      started_at: this.#startedAt,
+    };
+    if (this.#error) status.error = this.#error;
+    if (this.#endedAt) status.ended_at = this.#endedAt;
+    return status;
+  }
+
+  async #step(inputs: ReadonlyArray<ActionInput | Action>): Promise<ActionResult[]> {
+    if (this.#iteration >= this.ctx.policy.max_iterations) {
+      const error = new RuntimeError(
+        'max_iterations_reached',
+        `the session used all ${this.ctx.policy.max_iterations} of its iterations`,
+      );
+      await this.#finish('failed', error);
+      throw error;
+    }
+    const actions = this.#assignIds(inputs);
+    this.#iteration++;
+    // Backpressure: wait while the audit actor is behind.
+    const ready = this.#services.outbox.ready();
+    if (ready) await ready;
+    const results = await Promise.all(actions.map((action) => this.#track(executeAction(this.#scope, action))));
+    this.#history.push(results);
+    this.#results.push(...results);
+    if (this.#results.length > MAX_KEPT_RESULTS) this.#results = this.#results.slice(-MAX_KEPT_RESULTS);
+    return results;
+  }
+
+  #assignIds(inputs: ReadonlyArray<ActionInput | Action>): Action[] {
+    const actions = inputs.map((a) => ({
+      id: a.id ?? randomUUID(),
+      name: a.name,
+      // A private copy: an approval covers exactly these params, whatever the caller does later.
+      params: structuredClone(a.params ?? {}) as Record<string, unknown>,
+    }));
+    const seen = new Set<string>();
+    for (const action of actions) {
+      if (this.#usedIds.has(action.id) || seen.has(action.id)) {
+        throw new RuntimeError('invalid_request', `action id ${action.id} was already used in this session`);
+      }
+      seen.add(action.id);
+    }
+    for (const id of seen) this.#usedIds.add(id);
+    return actions;
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inflight.add(promise);
+    const done = () => this.#inflight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  #assertActive(): void {
+    if (TERMINAL.has(this.#state)) {
+      throw new RuntimeError('session_not_active', `session ${this.ctx.session_id} has ended (${this.#state})`);
+    }
+  }
+
+  #onApprovalRequested(approval: PendingApproval): void {
+    this.#refreshWaitingState();
+    this.#services.notify({ type: 'supervisor.approval_requested', session_id: this.ctx.session_id, approval });
+  }
+
+  #refreshWaitingState(): void {
+    if (TERMINAL.has(this.#state)) return;
+    this.#state = this.#approvals.size > 0 ? 'waiting_approval' : 'running';
+  }
+
+  /** Ends the session once: no new work, in-flight actions stopped (or awaited), then session_ended. */
+  #finish(state: SessionState, error?: RuntimeError, { abort = true } = {}): Promise<void> {
+    if (this.#ending) return this.#ending;
+    this.#state = state;
+    if (error) this.#error = error.toWire();
+    clearTimeout(this.#timer);
+    if (abort) this.#abort.abort(error ?? new RuntimeError('session_not_active'));
+    this.#ending = (async () => {
+      await Promise.allSettled([...this.#inflight]);
+      this.#endedAt = new Date().toISOString();
+      this.#chain.emit({
+        event_type: 'session_ended',
+        severity: state === 'completed' ? 'info' : state === 'cancelled' ? 'warning' : 'error',
+        message: error ? `session ${state}: ${error.message}` : `session ${state}`,
+        success: state === 'completed',
+        error_message: error?.message ?? null,
+        metadata: { state, iterations: this.#iteration, actions: this.#usedIds.size, error_code: error?.code ?? null },
+      });
+      this.#services.notify({
+        type: 'supervisor.session_ended',
+        session_id: this.ctx.session_id,
+        state,
+        ...(this.#error ? { error: this.#error } : {}),
+      });
+    })();
+    return this.#ending;
+  }
+
+  #invokeContext(): Promise<Omit<InvokeContext, 'signal'>> {
+    this.#sandbox ??= (async () => {
+      const dir = path.join(
+        this.#services.sandboxRoot,
+        safeSegment(this.ctx.org_id),
+        safeSegment(this.ctx.session_id),
+      );
+      await mkdir(dir, { recursive: true });
+      return dir;
+    })();
+    return this.#sandbox.then((sandboxDir) => ({
+      sandboxDir,
+      session_id: this.ctx.session_id,
+      org_id: this.ctx.org_id,
+      httpAllowedHosts: this.#services.httpAllowedHosts,
+      executeCodeTimeoutMs: this.#services.executeCodeTimeoutMs,
+      executeCodeMaxMemoryMb: this.#services.executeCodeMaxMemoryMb,
+    }));
+  }
+}
+
+/** A directory name for an id: readable part plus a hash, so distinct ids never collide. */
+function safeSegment(id: string): string {
+  const readable = id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
+  return `${readable}-${createHash('sha256').update(id).digest('hex').slice(0, 12)}`;
+}

@@ -1,0 +1,29 @@
+/**
+ * Messages the supervisor (main thread) receives from session hosts.
+ */
+import { z } from 'zod';
+import type { PendingApproval, SessionState } from '../../src/contracts.ts';
+import type { WireError } from '../../src/errors.ts';
+
+export const SupervisorMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('supervisor.ready'), slot: z.number().int(), thread_id: z.number().int() }),
+  z.object({ type: z.literal('supervisor.reply'), req: z.number().int(), ok: z.literal(true), value: z.unknown() }),
+  z.object({
+    type: z.literal('supervisor.reply'),
+    req: z.number().int(),
+    ok: z.literal(false),
+    error: z.custom<WireError>(),
+  }),
+  z.object({
+    type: z.literal('supervisor.approval_requested'),
+    session_id: z.string(),
+    approval: z.custom<PendingApproval>(),
+  }),
+  z.object({
+    type: z.literal('supervisor.session_ended'),
+    session_id: z.string(),
+    state: z.custom<SessionState>(),
+    error: z.custom<WireError>().optional(),
+  }),
+]);
+export type SupervisorMessage = z.infer<typeof SupervisorMessageSchema>;

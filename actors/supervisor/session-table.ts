@@ -1,0 +1,83 @@
+/** The supervisor's table: session id → the worker slot it is pinned to and what is known of it. */
+import type { ActionResult, SessionState, SessionStatus } from '../../src/contracts.ts';
+import type { ChainIdentity } from '../../src/audit/emit.ts';
+import type { Action } from '../../src/contracts.ts';
+
+export interface SessionEntry {
+  identity: ChainIdentity;
+  slot: number;
+  state: SessionState;
+  /** execute() batches sent and not yet answered, by ask id (to fail them on a crash) */
+  inflight: Map<number, Action[]>;
+  /** set when the supervisor itself ended the session (its worker crashed) */
+  finalStatus?: SessionStatus;
+  startedAt: string;
+}
+
+const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
+
+export function isTerminal(state: SessionState): boolean {
+  return TERMINAL.has(state);
+}
+
+export class SessionTable {
+  readonly #entries = new Map<string, SessionEntry>();
+  #active = 0;
+  readonly #activeBySlot = new Map<number, number>();
+
+  get(sessionId: string): SessionEntry | undefined {
+    return this.#entries.get(sessionId);
+  }
+
+  has(sessionId: string): boolean {
+    return this.#entries.has(sessionId);
+  }
+
+  add(entry: SessionEntry): void {
+    this.#entries.set(entry.identity.session_id, entry);
+    if (!isTerminal(entry.state)) this.#countActive(entry.slot, +1);
+  }
+
+  /** Moves a session to a terminal state once; returns false if it had already ended. */
+  end(sessionId: string, state: SessionState): boolean {
+    const entry = this.#entries.get(sessionId);
+    if (!entry || isTerminal(entry.state)) return false;
+    entry.state = state;
+    this.#countActive(entry.slot, -1);
+    return true;
+  }
+
+  remove(sessionId: string): void {
+    const entry = this.#entries.get(sessionId);
+    if (!entry) return;
+    if (!isTerminal(entry.state)) this.#countActive(entry.slot, -1);
+    this.#entries.delete(sessionId);
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  activeCountOn(slot: number): number {
+    return this.#activeBySlot.get(slot) ?? 0;
+  }
+
+  #countActive(slot: number, delta: number): void {
+    this.#active += delta;
+    this.#activeBySlot.set(slot, (this.#activeBySlot.get(slot) ?? 0) + delta);
+  }
+
+  activeOn(slot: number): SessionEntry[] {
+    return [...this.#entries.values()].filter((e) => e.slot === slot && !isTerminal(e.state));
+  }
+
+  crashResults(entry: SessionEntry, message: string): ActionResult[] {
+    return [...entry.inflight.values()].flat().map((a) => ({
+      action_id: a.id,
+      name: a.name,
+      success: false,
+      error: { code: 'worker_crashed' as const, message },
+      duration_ms: 0,
+    }));
+  }
+}

@@ -1,0 +1,469 @@
+/**
+ * The supervisor actor (main thread): owns the session table, places sessions on pool
+ * workers, routes messages to them, resolves approvals, replaces crashed workers and refuses
+ * new work when full.
+ *
+ *   createSession/execute/approve/... ──► Supervisor ──Relay.send(runtime://workers/<n>)──►
+ *      MessagePortTransport (msgpack frames) ──► workers/session.worker.ts (piscina thread n)
+ *   ◄── supervisor.reply / approval_requested / session_ended ──┘
+ *
+ *   piscina task of worker n rejects (thread died) ──► #onWorkerDied(n): fail its sessions'
+ *   in-flight work with worker_crashed, audit it, start a replacement (RestartPolicy permitting).
+ */
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { Piscina } from 'piscina';
+import type { Config } from '../../config/schema.ts';
+import { PendingAsks } from '../../src/actor-system/ask.ts';
+import { workerRef } from '../../src/actor-system/ref.ts';
+import { Relay } from '../../src/actor-system/relay.ts';
+import { RestartPolicy } from '../../src/actor-system/supervision.ts';
+import type { AuditEventDraft } from '../../src/audit/events.ts';
+import type {
+  Action,
+  ActionInput,
+  ActionResult,
+  ApprovalDecision,
+  CapabilitySummary,
+  PendingApproval,
+  SessionContext,
+  SessionState,
+  SessionStatus,
+} from '../../src/contracts.ts';
+import { RuntimeError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import { MessagePortTransport } from '../../src/transport/message-port.ts';
+import { workerEntry } from '../../src/worker-entry.ts';
+import type { AuditApi } from '../../workers/audit.worker.ts';
+import type { HostTask } from '../../workers/session.worker.ts';
+import type { SessionHostMessage } from '../session/messages.ts';
+import type { SupervisorMessage } from './messages.ts';
+import { type SessionEntry, SessionTable, isTerminal } from './session-table.ts';
+
+/** Control asks (start, status, approve) answer fast; execute/run are bounded by session timeouts. */
+const CONTROL_ASK_TIMEOUT_MS = 30_000;
+
+interface WorkerSlot {
+  slot: number;
+  transport: MessagePortTransport<SupervisorMessage, SessionHostMessage>;
+  producerId: number;
+  booted: boolean;
+  ready: Promise<void>;
+  onReady: () => void;
+  threadId: number;
+}
+
+export type ApprovalListener = (event: { session_id: string; org_id: string; approval: PendingApproval }) => void;
+
+export interface SupervisorStats {
+  workers: number;
+  active_sessions: number;
+  worker_restarts: number;
+  pending_asks: number;
+  respawning_stopped: boolean;
+}
+
+export class Supervisor {
+  readonly #config: Config;
+  readonly #audit: Comlink.Remote<AuditApi>;
+  readonly #log: Logger;
+  readonly #table = new SessionTable();
+  readonly #asks = new PendingAsks();
+  readonly #relay = new Relay<SessionHostMessage>();
+  readonly #slots = new Map<number, WorkerSlot>();
+  readonly #restart: RestartPolicy;
+  readonly #approvalListeners = new Set<ApprovalListener>();
+  readonly #workerCount: number;
+  #pool: Piscina | undefined;
+  #stopping = false;
+  #respawnStopped = false;
+  #restarts = 0;
+  readonly #inflightWork = new Set<Promise<unknown>>();
+
+  constructor(config: Config, audit: Comlink.Remote<AuditApi>, log: Logger) {
+    this.#config = config;
+    this.#audit = audit;
+    this.#log = log.child({ actor: 'supervisor' });
+    this.#restart = new RestartPolicy(config.runtime.max_restarts, config.runtime.restart_window_seconds * 1000);
+    this.#workerCount = config.runtime.workers > 0 ? config.runtime.workers : Math.max(1, availableParallelism());
+  }
+
+  async start(): Promise<void> {
+    const entry = workerEntry('session');
+    this.#pool = new Piscina({
+      filename: entry.filename,
+      execArgv: entry.execArgv,
+      minThreads: this.#workerCount,
+      maxThreads: this.#workerCount,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      resourceLimits: { maxOldGenerationSizeMb: this.#config.runtime.worker_max_memory_mb },
+    });
+    // A worker that dies while idle surfaces here; without a listener it would crash the process.
+    this.#pool.on('error', (err: Error) => this.#log.error({ err }, 'pool worker error'));
+    await Promise.all(Array.from({ length: this.#workerCount }, (_, slot) => this.#spawnWorker(slot)));
+  }
+
+  onApprovalRequested(listener: ApprovalListener): () => void {
+    this.#approvalListeners.add(listener);
+    return () => this.#approvalListeners.delete(listener);
+  }
+
+  async createSession(ctx: SessionContext): Promise<{
+    session_id: string;
+    state: SessionState;
+    capabilities: CapabilitySummary[];
+  }> {
+    if (this.#stopping) throw new RuntimeError('runtime_stopping');
+    if (this.#table.has(ctx.session_id)) {
+      throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);
+    }
+    if (this.#table.active >= this.#config.runtime.max_sessions) {
+      throw new RuntimeError(
+        'runtime_busy',
+        `the runtime holds its maximum of ${this.#config.runtime.max_sessions} active sessions; retry later`,
+      );
+    }
+    const slot = this.#placeSession();
+    // The entry goes in before the worker answers, so concurrent creates see the load and the id.
+    const entry: SessionEntry = {
+      identity: { org_id: ctx.org_id, user_id: ctx.user_id, agent_id: ctx.agent_id, session_id: ctx.session_id },
+      slot,
+      state: 'running',
+      inflight: new Map(),
+      startedAt: new Date().toISOString(),
+    };
+    this.#table.add(entry);
+    try {
+      await this.#slots.get(slot)!.ready;
+      return await this.#ask<{ session_id: string; state: SessionState; capabilities: CapabilitySummary[] }>(
+        slot,
+        (req) => ({ type: 'session.start', req, ctx }),
+        { timeoutMs: CONTROL_ASK_TIMEOUT_MS },
+      );
+    } catch (err) {
+      this.#table.remove(ctx.session_id);
+      throw err;
+    }
+  }
+
+  async execute(sessionId: string, inputs: ActionInput[]): Promise<ActionResult[]> {
+    const entry = this.#entry(sessionId);
+    this.#refuseEnded(entry);
+    // Ids are assigned here, so a crash can still name every action it failed.
+    const actions: Action[] = inputs.map((a) => ({ id: a.id ?? randomUUID(), name: a.name, params: a.params ?? {} }));
+    let req = 0;
+    const work = this.#ask<ActionResult[]>(
+      entry.slot,
+      (id) => {
+        req = id;
+        entry.inflight.set(id, actions);
+        return { type: 'session.execute', req: id, session_id: sessionId, actions };
+      },
+      { timeoutMs: Number.POSITIVE_INFINITY },
+    );
+    try {
+      return await this.#track(work);
+    } catch (err) {
+      if (err instanceof RuntimeError && err.code === 'worker_crashed') {
+        return actions.map((a) => ({
+          action_id: a.id,
+          name: a.name,
+          success: false,
+          error: err.toWire(),
+          duration_ms: 0,
+        }));
+      }
+      throw err;
+    } finally {
+      entry.inflight.delete(req);
+    }
+  }
+
+  async run(sessionId: string): Promise<SessionStatus> {
+    const entry = this.#entry(sessionId);
+    this.#refuseEnded(entry);
+    try {
+      return await this.#track(
+        this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.run', req, session_id: sessionId }), {
+          timeoutMs: Number.POSITIVE_INFINITY,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof RuntimeError && err.code === 'worker_crashed' && entry.finalStatus) return entry.finalStatus;
+      throw err;
+    }
+  }
+
+  async approve(sessionId: string, actionId: string, decision: ApprovalDecision): Promise<void> {
+    const entry = this.#entry(sessionId);
+    this.#refuseEnded(entry);
+    await this.#ask(
+      entry.slot,
+      (req) => ({ type: 'session.approve', req, session_id: sessionId, action_id: actionId, decision }),
+      { timeoutMs: CONTROL_ASK_TIMEOUT_MS },
+    );
+  }
+
+  async cancel(sessionId: string, reason = 'cancelled by the caller'): Promise<SessionStatus> {
+    const entry = this.#entry(sessionId);
+    if (entry.finalStatus) return entry.finalStatus;
+    return this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.cancel', req, session_id: sessionId, reason }), {
+      timeoutMs: CONTROL_ASK_TIMEOUT_MS,
+    });
+  }
+
+  async end(sessionId: string): Promise<SessionStatus> {
+    const entry = this.#entry(sessionId);
+    if (entry.finalStatus) return entry.finalStatus;
+    return this.#track(
+      this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.end', req, session_id: sessionId }), {
+        timeoutMs: Number.POSITIVE_INFINITY,
+      }),
+    );
+  }
+
+  async status(sessionId: string): Promise<SessionStatus> {
+    const entry = this.#entry(sessionId);
+    if (entry.finalStatus) return entry.finalStatus;
+    return this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.status', req, session_id: sessionId }), {
+      timeoutMs: CONTROL_ASK_TIMEOUT_MS,
+    });
+  }
+
+  /** The org a session belongs to (for API authorisation), or undefined. */
+  orgOf(sessionId: string): string | undefined {
+    return this.#table.get(sessionId)?.identity.org_id;
+  }
+
+  stats(): SupervisorStats {
+    return {
+      workers: this.#slots.size,
+      active_sessions: this.#table.active,
+      worker_restarts: this.#restarts,
+      pending_asks: this.#asks.size,
+      respawning_stopped: this.#respawnStopped,
+    };
+  }
+
+  /** For tests and operations: the piscina threads (to kill one, say). */
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.#pool?.threads ?? [];
+  }
+
+  /** The worker slot and thread id a session is pinned to. */
+  placement(sessionId: string): { slot: number; thread_id: number } | undefined {
+    const entry = this.#table.get(sessionId);
+    if (!entry) return undefined;
+    return { slot: entry.slot, thread_id: this.#slots.get(entry.slot)?.threadId ?? -1 };
+  }
+
+  /**
+   * Stops taking sessions, lets in-flight actions finish for up to `drainTimeoutMs`, then
+   * cancels what is left and waits for every worker's audit events to be stored.
+   */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const drained = Promise.allSettled([...this.#inflightWork]);
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref())]);
+    await Promise.allSettled(
+      [...this.#slots.keys()].map((slot) =>
+        this.#ask(slot, (req) => ({ type: 'session.shutdown', req }), { timeoutMs: CONTROL_ASK_TIMEOUT_MS }),
+      ),
+    );
+    await this.#pool?.destroy();
+    for (const slot of this.#slots.values()) slot.transport.close();
+    this.#slots.clear();
+  }
+
+  async #spawnWorker(slot: number): Promise<void> {
+    const toHost = new MessageChannel();
+    const toAudit = new MessageChannel();
+    const producerId = await this.#audit.attachProducer(Comlink.transfer(toAudit.port2, [toAudit.port2]));
+    const transport = new MessagePortTransport<SupervisorMessage, SessionHostMessage>(toHost.port1);
+    let onReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      onReady = resolve;
+    });
+    const worker: WorkerSlot = { slot, transport, producerId, booted: false, ready, onReady, threadId: -1 };
+    this.#slots.set(slot, worker);
+    transport.onMessage((m) => this.#onMessage(worker, m));
+    this.#relay.register(workerRef(slot), transport);
+
+    const task: HostTask = { slot, supervisorPort: toHost.port2, auditPort: toAudit.port1, config: this.#config };
+    this.#pool!.run(task, { transferList: [toHost.port2, toAudit.port1] }).then(
+      () => this.#log.debug({ slot }, 'session host finished'),
+      (err: unknown) => void this.#onWorkerDied(worker, err),
+    );
+    await ready;
+  }
+
+  #onMessage(worker: WorkerSlot, m: SupervisorMessage): void {
+    switch (m.type) {
+      case 'supervisor.ready':
+        worker.booted = true;
+        worker.threadId = m.thread_id;
+        this.#restart.recordBoot();
+        worker.onReady();
+        return;
+      case 'supervisor.reply':
+        this.#asks.resolve(m);
+        return;
+      case 'supervisor.approval_requested': {
+        const org = this.#table.get(m.session_id)?.identity.org_id ?? '';
+        for (const listener of this.#approvalListeners) {
+          try {
+            listener({ session_id: m.session_id, org_id: org, approval: m.approval });
+          } catch (err) {
+            this.#log.error({ err }, 'approval listener failed');
+          }
+        }
+        return;
+      }
+      case 'supervisor.session_ended':
+        this.#table.end(m.session_id, m.state);
+        this.#forgetLater(m.session_id);
+        return;
+    }
+  }
+
+  async #onWorkerDied(worker: WorkerSlot, err: unknown): Promise<void> {
+    if (this.#slots.get(worker.slot) !== worker) return;
+    if (this.#stopping) {
+      // stop() ends the pool; a host task rejected by destroy() is not a crash.
+      this.#asks.failOwner(`worker:${worker.slot}`, new RuntimeError('runtime_stopping'));
+      return;
+    }
+    const message = `worker ${worker.slot} (thread ${worker.threadId}) died: ${(err as Error)?.message ?? String(err)}`;
+    this.#log.error({ slot: worker.slot }, message);
+    this.#relay.unregister(workerRef(worker.slot));
+    this.#slots.delete(worker.slot);
+    worker.transport.close();
+
+    // 1. Audit the loss for each session that lived there, continuing its hash chain.
+    const crashed = this.#table.activeOn(worker.slot);
+    const drafts: Array<{ identity: SessionEntry['identity']; draft: AuditEventDraft }> = [];
+    for (const entry of crashed) {
+      for (const action of [...entry.inflight.values()].flat()) {
+        drafts.push({
+          identity: entry.identity,
+          draft: {
+            event_type: 'action_failed',
+            severity: 'error',
+            message: `action ${action.name} failed: its worker crashed`,
+            action_id: action.id,
+            action_name: action.name,
+            success: false,
+            error_message: message,
+            metadata: { error_code: 'worker_crashed' },
+          },
+        });
+      }
+      drafts.push(
+        {
+          identity: entry.identity,
+          draft: { event_type: 'error', severity: 'critical', message, metadata: { error_code: 'worker_crashed' } },
+        },
+        {
+          identity: entry.identity,
+          draft: {
+            event_type: 'session_ended',
+            severity: 'error',
+            message: `session failed: ${message}`,
+            success: false,
+            error_message: message,
+            metadata: { state: 'failed', error_code: 'worker_crashed' },
+          },
+        },
+      );
+      entry.finalStatus = {
+        session_id: entry.identity.session_id,
+        org_id: entry.identity.org_id,
+        state: 'failed',
+        iteration: 0,
+        results: this.#table.crashResults(entry, message),
+        pending_approvals: [],
+        error: { code: 'worker_crashed', message },
+        started_at: entry.startedAt,
+        ended_at: new Date().toISOString(),
+      };
+      this.#table.end(entry.identity.session_id, 'failed');
+      this.#forgetLater(entry.identity.session_id);
+    }
+    try {
+      await this.#audit.appendChained(drafts);
+    } catch (auditErr) {
+      this.#log.error({ err: auditErr }, 'could not audit a worker crash');
+    }
+    this.#audit.detachProducer(worker.producerId).catch(() => {});
+
+    // 2. Fail exactly the asks that worker owned; nothing waits forever.
+    this.#asks.failOwner(`worker:${worker.slot}`, new RuntimeError('worker_crashed', message));
+
+    // 3. Replace it, unless workers are crash-looping.
+    if (this.#stopping) return;
+    this.#restarts++;
+    if (!this.#restart.recordDeath({ duringBoot: !worker.booted })) {
+      this.#respawnStopped = true;
+      this.#log.fatal({ slot: worker.slot }, 'workers keep dying; no longer replacing them');
+      return;
+    }
+    this.#spawnWorker(worker.slot).catch((spawnErr) => this.#log.error({ err: spawnErr }, 'respawn failed'));
+  }
+
+  #ask<T>(
+    slot: number,
+    build: (req: number) => SessionHostMessage,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<T> {
+    if (!this.#slots.has(slot)) {
+      return Promise.reject(new RuntimeError('worker_crashed', `worker ${slot} is not running`));
+    }
+    const { req, reply } = this.#asks.create<T>(`worker:${slot}`, options);
+    this.#relay.send(workerRef(slot), build(req));
+    return reply;
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inflightWork.add(work);
+    const done = () => this.#inflightWork.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  #placeSession(): number {
+    if (this.#slots.size === 0) {
+      throw new RuntimeError('runtime_busy', 'no session worker is running (workers kept crashing)');
+    }
+    let best = -1;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (const slot of this.#slots.keys()) {
+      const load = this.#table.activeCountOn(slot);
+      if (load < bestLoad) {
+        best = slot;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  #entry(sessionId: string): SessionEntry {
+    const entry = this.#table.get(sessionId);
+    if (!entry) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
+    return entry;
+  }
+
+  #refuseEnded(entry: SessionEntry): void {
+    if (isTerminal(entry.state)) {
+      throw new RuntimeError('session_not_active', `session ${entry.identity.session_id} has ended (${entry.state})`);
+    }
+  }
+
+  #forgetLater(sessionId: string): void {
+    const ttlMs = this.#config.runtime.ended_session_ttl_seconds * 1000;
+    setTimeout(() => this.#table.remove(sessionId), ttlMs).unref();
+  }
+}

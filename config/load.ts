@@ -1,0 +1,186 @@
+/**
+ * Loads the configuration once at start-up and freezes it:
+ *   built-in defaults < config/<ENVIRONMENT>.yaml < the file named by ENV_FILE < process.env
+ * A bad value throws ConfigError whose message is one line naming the key, the value and
+ * what was expected. Nothing reads process.env after this.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { type Config, type ConfigInput, ConfigSchema, ENV_KEYS } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** the environment to read; defaults to process.env */
+  env?: Record<string, string | undefined>;
+  /** folder holding <ENVIRONMENT>.yaml; defaults to the package's config/ */
+  configDir?: string;
+  /** values that win over everything (used by the library API and tests) */
+  overrides?: ConfigInput;
+}
+
+const DEFAULT_CONFIG_DIR = path.dirname(new URL(import.meta.url).pathname);
+
+type Source = { label: (key: string) => string };
+type Tree = Record<string, unknown>;
+
+export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
+  let env: Record<string, string | undefined> = { ...(options.env ?? process.env) };
+  // Where each key's value came from, so an error can name the variable the operator set.
+  const origin = new Map<string, Source>();
+
+  if (env.ENV_FILE) {
+    const envFile = env.ENV_FILE;
+    let text: string;
+    try {
+      text = readFileSync(envFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`ENV_FILE=${JSON.stringify(envFile)}: cannot read it (${(err as Error).message})`);
+    }
+    // The real environment wins over the file.
+    env = { ...parseEnv(text), ...env };
+  }
+
+  const environment = env.ENVIRONMENT ?? options.overrides?.environment ?? 'development';
+  const configDir = options.configDir ?? DEFAULT_CONFIG_DIR;
+  const yamlPath = path.join(configDir, `${environment}.yaml`);
+  let tree: Tree = {};
+  if (existsSync(yamlPath)) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(yamlPath, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`${yamlPath}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new ConfigError(`${yamlPath}: expected a mapping of config sections at the top level`);
+      }
+      tree = parsed as Tree;
+      for (const key of leafKeys(tree)) origin.set(key, { label: (k) => `${k} in ${yamlPath}` });
+    }
+  }
+
+  for (const [name, { key, kind }] of Object.entries(ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    setPath(tree, key, readEnvValue(name, key, raw, kind));
+    origin.set(key, { label: (k) => `${name} (${k})` });
+  }
+  if (options.overrides) {
+    mergeInto(tree, options.overrides as Tree);
+    for (const key of leafKeys(options.overrides as Tree)) origin.set(key, { label: (k) => k });
+  }
+
+  const result = ConfigSchema.safeParse(tree);
+  if (!result.success) throw new ConfigError(describeIssue(result.error.issues[0]!, tree, origin));
+  return deepFreeze(result.data);
+}
+
+function readEnvValue(name: string, key: string, raw: string, kind: string): unknown {
+  const fail = (expected: string): never => {
+    throw new ConfigError(`${name} (${key}) = ${JSON.stringify(raw)}: expected ${expected}`);
+  };
+  switch (kind) {
+    case 'int':
+      return /^-?\d+$/.test(raw.trim()) ? Number(raw) : fail('an integer');
+    case 'number':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : fail('a number');
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      return fail('true or false');
+    }
+    case 'bytes':
+      return parseBytes(raw) ?? fail('a size in bytes such as 104857600, 100MB or 512KB');
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    case 'tokens':
+      return parseTokenPairs(raw, (pair) => fail(`comma-separated token=org_id pairs (bad pair ${JSON.stringify(pair)})`));
+    default:
+      return raw;
+  }
+}
+
+/** Parses `token=org_id` pairs separated by commas or newlines. */
+export function parseTokenPairs(text: string, onBad: (pair: string) => never): Record<string, string> {
+  const tokens: Record<string, string> = {};
+  for (const pair of text.split(/[,\n]/)) {
+    const trimmed = pair.trim();
+    if (!trimmed || trimmed.startsWith('#')) continue;
+    const eq = trimmed.indexOf('=');
+    if (eq <= 0 || eq === trimmed.length - 1) onBad(trimmed);
+    tokens[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
+  }
+  return tokens;
+}
+
+export function parseBytes(raw: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$/i.exec(raw);
+  if (!m) return undefined;
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('g') ? 1024 ** 3 : 1;
+  const bytes = Math.round(Number(m[1]) * factor);
+  return bytes > 0 ? bytes : undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, tree: Tree, origin: Map<string, Source>): string {
+  const key = issue.path.join('.');
+  const value = getPath(tree, key);
+  const where = origin.get(key)?.label(key) ?? key;
+  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  let expected = issue.message;
+  if (issue.code === 'invalid_value') expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  else if (issue.code === 'unrecognized_keys') return `${where}: unknown key(s) ${issue.keys.join(', ')}`;
+  return `${where} = ${shown}: ${expected.replace(/^Invalid input: /, '')}`;
+}
+
+function leafKeys(tree: Tree, prefix = ''): string[] {
+  return Object.entries(tree).flatMap(([k, v]) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? leafKeys(v as Tree, `${prefix}${k}.`) : [`${prefix}${k}`],
+  );
+}
+
+function getPath(tree: Tree, key: string): unknown {
+  return key.split('.').reduce<unknown>((node, part) => (node as Tree | undefined)?.[part], tree);
+}
+
+function setPath(tree: Tree, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    if (!node[part] || typeof node[part] !== 'object') node[part] = {};
+    node = node[part] as Tree;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+function mergeInto(target: Tree, source: Tree): void {
+  for (const [k, v] of Object.entries(source)) {
+    if (v && typeof v === 'object' && !Array.isArray(v) && target[k] && typeof target[k] === 'object') {
+      mergeInto(target[k] as Tree, v as Tree);
+    } else {
+      target[k] = v;
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

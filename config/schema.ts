@@ -1,0 +1,154 @@
+/**
+ * Every configuration key, its type and default. Sources are merged in load.ts:
+ * built-in defaults < config/<ENVIRONMENT>.yaml < ENV_FILE < process environment.
+ * ENV_KEYS maps each environment variable of the deployment guide to its key here.
+ */
+import { z } from 'zod';
+
+const seconds = z.number().positive();
+const positiveInt = z.number().int().positive();
+
+export const ConfigSchema = z.object({
+  environment: z.enum(['development', 'testing', 'test', 'production']).default('development'),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  database: z
+    .object({
+      url: z.string().min(1).optional(),
+      pool_size: positiveInt.default(5),
+      max_overflow: z.number().int().min(0).default(10),
+    })
+    .prefault({}),
+  redis: z.object({ url: z.string().min(1).optional() }).prefault({}),
+  audit: z
+    .object({
+      storage_type: z.enum(['memory', 'file', 'database']).default('file'),
+      batch_size: positiveInt.default(1000),
+      flush_interval: seconds.default(10),
+      retention_days: positiveInt.default(90),
+      log_dir: z.string().min(1).default('var/audit'),
+      max_file_size: positiveInt.default(100 * 1024 * 1024),
+      max_files: positiveInt.default(10),
+      encryption_enabled: z.boolean().default(false),
+      encryption_key: z.string().min(1).optional(),
+      /** memory store: events kept before the oldest are dropped */
+      memory_max_events: positiveInt.default(100_000),
+      /** events a producer may have sent and not yet seen written; beyond it, producers wait */
+      producer_window: positiveInt.default(8192),
+    })
+    .prefault({}),
+  mcp: z
+    .object({
+      connection_timeout: seconds.default(10),
+      call_timeout: seconds.default(30),
+      max_retries: z.number().int().min(0).default(3),
+      reconnect_delay: seconds.default(1),
+    })
+    .prefault({}),
+  capability: z
+    .object({
+      cache_ttl: z.number().min(0).default(300),
+      max_skills_per_agent: positiveInt.default(50),
+      max_mcp_servers_per_org: positiveInt.default(20),
+    })
+    .prefault({}),
+  policy: z
+    .object({
+      max_iterations: positiveInt.default(10),
+      timeout_seconds: seconds.default(300),
+      action_timeout_seconds: seconds.default(60),
+      max_concurrent_actions: positiveInt.default(5),
+      approval_timeout_seconds: seconds.default(300),
+    })
+    .prefault({}),
+  runtime: z
+    .object({
+      /** piscina pool size; 0 means one worker per core */
+      workers: z.number().int().min(0).default(0),
+      max_sessions: positiveInt.default(20_000),
+      /** V8 old-generation cap of a session worker, so a runaway session cannot take the host */
+      worker_max_memory_mb: positiveInt.default(1024),
+      /** worker deaths within restart_window_seconds before the runtime stops respawning */
+      max_restarts: positiveInt.default(10),
+      restart_window_seconds: seconds.default(60),
+      sandbox_dir: z.string().min(1).default('var/sandbox'),
+      skills_dir: z.string().min(1).optional(),
+      http_allowed_hosts: z.array(z.string().min(1)).default([]),
+      execute_code_timeout_ms: positiveInt.default(5000),
+      execute_code_max_memory_mb: positiveInt.default(128),
+      /** keep a finished session's status this long for status() queries */
+      ended_session_ttl_seconds: z.number().min(0).default(3600),
+    })
+    .prefault({}),
+  server: z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      http_port: z.number().int().min(0).max(65535).default(8000),
+      admin_port: z.number().int().min(0).max(65535).default(8901),
+      api_tokens: z.record(z.string(), z.string()).default({}),
+      api_tokens_file: z.string().min(1).optional(),
+      log_file: z.string().min(1).optional(),
+      error_log_file: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  cluster: z
+    .object({
+      enabled: z.boolean().default(false),
+      nats_url: z.string().min(1).default('nats://127.0.0.1:4222'),
+      node_id: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+type EnvKind = 'string' | 'int' | 'number' | 'boolean' | 'bytes' | 'list' | 'tokens';
+
+/** Environment variable → dotted config key and how its text is read. */
+export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
+  ENVIRONMENT: { key: 'environment', kind: 'string' },
+  LOG_LEVEL: { key: 'log_level', kind: 'string' },
+  DATABASE_URL: { key: 'database.url', kind: 'string' },
+  DATABASE_POOL_SIZE: { key: 'database.pool_size', kind: 'int' },
+  DATABASE_MAX_OVERFLOW: { key: 'database.max_overflow', kind: 'int' },
+  REDIS_URL: { key: 'redis.url', kind: 'string' },
+  AUDIT_STORAGE_TYPE: { key: 'audit.storage_type', kind: 'string' },
+  AUDIT_BATCH_SIZE: { key: 'audit.batch_size', kind: 'int' },
+  AUDIT_FLUSH_INTERVAL: { key: 'audit.flush_interval', kind: 'number' },
+  AUDIT_RETENTION_DAYS: { key: 'audit.retention_days', kind: 'int' },
+  AUDIT_LOG_DIR: { key: 'audit.log_dir', kind: 'string' },
+  AUDIT_MAX_FILE_SIZE: { key: 'audit.max_file_size', kind: 'bytes' },
+  AUDIT_MAX_FILES: { key: 'audit.max_files', kind: 'int' },
+  AUDIT_ENCRYPTION_ENABLED: { key: 'audit.encryption_enabled', kind: 'boolean' },
+  AUDIT_ENCRYPTION_KEY: { key: 'audit.encryption_key', kind: 'string' },
+  AUDIT_MEMORY_MAX_EVENTS: { key: 'audit.memory_max_events', kind: 'int' },
+  AUDIT_PRODUCER_WINDOW: { key: 'audit.producer_window', kind: 'int' },
+  MCP_CONNECTION_TIMEOUT: { key: 'mcp.connection_timeout', kind: 'number' },
+  MCP_CALL_TIMEOUT: { key: 'mcp.call_timeout', kind: 'number' },
+  MCP_MAX_RETRIES: { key: 'mcp.max_retries', kind: 'int' },
+  MCP_RECONNECT_DELAY: { key: 'mcp.reconnect_delay', kind: 'number' },
+  CAPABILITY_CACHE_TTL: { key: 'capability.cache_ttl', kind: 'number' },
+  MAX_SKILLS_PER_AGENT: { key: 'capability.max_skills_per_agent', kind: 'int' },
+  MAX_MCP_SERVERS_PER_ORG: { key: 'capability.max_mcp_servers_per_org', kind: 'int' },
+  DEFAULT_MAX_ITERATIONS: { key: 'policy.max_iterations', kind: 'int' },
+  DEFAULT_TIMEOUT_SECONDS: { key: 'policy.timeout_seconds', kind: 'number' },
+  DEFAULT_ACTION_TIMEOUT_SECONDS: { key: 'policy.action_timeout_seconds', kind: 'number' },
+  DEFAULT_MAX_CONCURRENT_ACTIONS: { key: 'policy.max_concurrent_actions', kind: 'int' },
+  DEFAULT_APPROVAL_TIMEOUT_SECONDS: { key: 'policy.approval_timeout_seconds', kind: 'number' },
+  RUNTIME_WORKERS: { key: 'runtime.workers', kind: 'int' },
+  RUNTIME_MAX_SESSIONS: { key: 'runtime.max_sessions', kind: 'int' },
+  RUNTIME_WORKER_MAX_MEMORY_MB: { key: 'runtime.worker_max_memory_mb', kind: 'int' },
+  SANDBOX_DIR: { key: 'runtime.sandbox_dir', kind: 'string' },
+  SKILLS_DIR: { key: 'runtime.skills_dir', kind: 'string' },
+  HTTP_ALLOWED_HOSTS: { key: 'runtime.http_allowed_hosts', kind: 'list' },
+  HOST: { key: 'server.host', kind: 'string' },
+  HTTP_PORT: { key: 'server.http_port', kind: 'int' },
+  ADMIN_PORT: { key: 'server.admin_port', kind: 'int' },
+  API_TOKENS: { key: 'server.api_tokens', kind: 'tokens' },
+  API_TOKENS_FILE: { key: 'server.api_tokens_file', kind: 'string' },
+  LOG_FILE: { key: 'server.log_file', kind: 'string' },
+  ERROR_LOG_FILE: { key: 'server.error_log_file', kind: 'string' },
+  CLUSTER_ENABLED: { key: 'cluster.enabled', kind: 'boolean' },
+  NATS_URL: { key: 'cluster.nats_url', kind: 'string' },
+  NODE_ID: { key: 'cluster.node_id', kind: 'string' },
+};

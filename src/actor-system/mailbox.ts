@@ -1,0 +1,39 @@
+/**
+ * A mailbox runs one message at a time: the next handler starts only when the previous
+ * one has settled. Handlers must be quick (start long work, do not await it), so a slow
+ * action never blocks an approval or a cancel behind it.
+ */
+export class Mailbox<M> {
+  readonly #queue: M[] = [];
+  #running = false;
+  readonly #handle: (message: M) => void | Promise<void>;
+  readonly #onError: (err: unknown, message: M) => void;
+
+  constructor(handle: (message: M) => void | Promise<void>, onError: (err: unknown, message: M) => void) {
+    this.#handle = handle;
+    this.#onError = onError;
+  }
+
+  post(message: M): void {
+    this.#queue.push(message);
+    if (!this.#running) void this.#drain();
+  }
+
+  get length(): number {
+    return this.#queue.length;
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    while (this.#queue.length > 0) {
+      const message = this.#queue.shift()!;
+      try {
+        const pending = this.#handle(message);
+        if (pending) await pending;
+      } catch (err) {
+        this.#onError(err, message);
+      }
+    }
+    this.#running = false;
+  }
+}

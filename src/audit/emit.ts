@@ -1,0 +1,147 @@
+/**
+ * Producer side of the audit trail, one per thread that emits events.
+ *
+ *   SessionChain.emit(draft) → full event (ids, time, seq, prev_hash, hash)
+ *     → AuditOutbox (per thread) ──audit.append──► audit actor (workers/audit.worker.ts)
+ *     ◄──session.audit_ack(count)── once the store has written them
+ *
+ * Backpressure: at most `window` events may be sent and not yet acknowledged. Past that,
+ * ready() returns a promise that resolves when acks bring the count back down; the session
+ * actor awaits it before starting an action, so producers slow down instead of memory growing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AuditEvent, AuditEventDraft } from './events.ts';
+import { GENESIS_HASH } from './events.ts';
+import { hashEvent } from './hash-chain.ts';
+
+export interface AuditSink {
+  send(events: AuditEvent[]): void;
+}
+
+export class AuditOutbox {
+  readonly #sink: AuditSink;
+  readonly #window: number;
+  #pending: AuditEvent[] = [];
+  #scheduled = false;
+  #unacked = 0;
+  #waiters: Array<() => void> = [];
+
+  constructor(sink: AuditSink, window: number) {
+    this.#sink = sink;
+    this.#window = window;
+  }
+
+  push(event: AuditEvent): void {
+    this.#pending.push(event);
+    this.#unacked++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  /** sends what is pending now (also called before the thread exits) */
+  flush = (): void => {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#sink.send(batch);
+  };
+
+  ack(count: number): void {
+    this.#unacked = Math.max(0, this.#unacked - count);
+    if (this.#unacked < this.#window && this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** resolves at once while under the window; otherwise when acks free room */
+  ready(): Promise<void> | undefined {
+    if (this.#unacked < this.#window) return undefined;
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  get unacked(): number {
+    return this.#unacked;
+  }
+
+  /** resolves when every event sent so far has been acknowledged */
+  async drained(): Promise<void> {
+    this.flush();
+    while (this.#unacked > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+}
+
+export interface ChainIdentity {
+  org_id: string;
+  user_id: string;
+  agent_id: string;
+  session_id: string;
+}
+
+/** One session's hash chain: numbers its events and links each to the one before. */
+export class SessionChain {
+  readonly #identity: ChainIdentity;
+  readonly #outbox: AuditOutbox;
+  #seq = 0;
+  #prevHash = GENESIS_HASH;
+
+  constructor(identity: ChainIdentity, outbox: AuditOutbox) {
+    this.#identity = identity;
+    this.#outbox = outbox;
+  }
+
+  emit(draft: AuditEventDraft): AuditEvent {
+    const event = buildEvent(this.#identity, draft, this.#seq++, this.#prevHash);
+    this.#prevHash = event.hash;
+    this.#outbox.push(event);
+    return event;
+  }
+}
+
+/** Fills in ids, time and chain fields of a draft and hashes it. */
+export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq: number, prevHash: string): AuditEvent {
+  const unhashed: Omit<AuditEvent, 'hash'> = {
+    event_id: randomUUID(),
+    event_type: draft.event_type,
+    timestamp: new Date().toISOString(),
+    org_id: identity.org_id,
+    user_id: identity.user_id,
+    agent_id: identity.agent_id,
+    session_id: identity.session_id,
+    severity: draft.severity ?? 'info',
+    message: draft.message,
+    action_id: draft.action_id ?? null,
+    action_name: draft.action_name ?? null,
+    action_params: jsonSafe(draft.action_params ?? null),
+    capability_type: draft.capability_type ?? null,
+    capability_source: draft.capability_source ?? null,
+    capability_version: draft.capability_version ?? null,
+    mcp_server_id: draft.mcp_server_id ?? null,
+    mcp_server_name: draft.mcp_server_name ?? null,
+    success: draft.success ?? null,
+    error_message: draft.error_message ?? null,
+    duration_ms: draft.duration_ms ?? null,
+    requires_approval: draft.requires_approval ?? null,
+    approval_granted: draft.approval_granted ?? null,
+    metadata: jsonSafe(draft.metadata ?? {}) as Record<string, unknown>,
+    seq,
+    prev_hash: prevHash,
+  };
+  return { ...unhashed, hash: hashEvent(unhashed) };
+}
+
+/**
+ * Params and metadata come from agents and tools: reduce them to plain JSON before hashing,
+ * so the hash still holds after msgpack, a JSON-lines file or a jsonb column (undefined,
+ * Dates, NaN and class instances would otherwise change shape on the way).
+ */
+function jsonSafe(value: unknown): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  const text = JSON.stringify(value);
+  return text === undefined ? null : JSON.parse(text);
+}

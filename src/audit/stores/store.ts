@@ -1,0 +1,48 @@
+/**
+ * The one interface every audit storage backend implements (memory, file, PostgreSQL COPY).
+ * The same contract suite (tests/contract/audit-store.contract.ts) runs against each.
+ *
+ * Rules every store keeps:
+ * - append() resolves only when the events are durable for that backend (written and synced
+ *   for file, committed for the database); it rejects if any event was not stored.
+ * - append() is idempotent by event_id: appending an event that is already stored is a no-op.
+ * - query() returns events ordered by (timestamp, session_id, seq) ascending, after offset, at most limit.
+ */
+import type { AuditEvent, AuditQueryParsed } from '../events.ts';
+
+export interface AuditStore {
+  readonly kind: 'memory' | 'file' | 'database';
+  init(): Promise<void>;
+  append(events: readonly AuditEvent[]): Promise<void>;
+  query(query: AuditQueryParsed): Promise<AuditEvent[]>;
+  count(query: AuditQueryParsed): Promise<number>;
+  /** every event of one session, in seq order (for verify) */
+  sessionEvents(sessionId: string): Promise<AuditEvent[]>;
+  /** deletes events older than `before`; returns how many were deleted */
+  deleteOlderThan(before: Date): Promise<number>;
+  /** component health for /health */
+  health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }>;
+  close(): Promise<void>;
+}
+
+/** Shared filter used by the stores that filter in JS (memory, file). */
+export function matchesQuery(event: AuditEvent, q: AuditQueryParsed): boolean {
+  if (q.org_id !== undefined && event.org_id !== q.org_id) return false;
+  if (q.user_id !== undefined && event.user_id !== q.user_id) return false;
+  if (q.agent_id !== undefined && event.agent_id !== q.agent_id) return false;
+  if (q.session_id !== undefined && event.session_id !== q.session_id) return false;
+  if (q.event_types !== undefined && q.event_types.length > 0 && !q.event_types.includes(event.event_type)) {
+    return false;
+  }
+  if (q.success !== undefined && event.success !== q.success) return false;
+  const t = Date.parse(event.timestamp);
+  if (q.since !== undefined && t < Date.parse(q.since)) return false;
+  if (q.until !== undefined && t >= Date.parse(q.until)) return false;
+  return true;
+}
+
+export function compareEvents(a: AuditEvent, b: AuditEvent): number {
+  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp ? -1 : 1;
+  if (a.session_id !== b.session_id) return a.session_id < b.session_id ? -1 : 1;
+  return a.seq - b.seq;
+}

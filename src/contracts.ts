@@ -1,0 +1,159 @@
+/**
+ * The shapes outside tools rely on (SPEC "Contracts"): the session body that
+ * POST /v1/sessions, `semibot-runtime run <file>` and createSession() all take, actions,
+ * results, policy and planners. Types are inferred from the schemas, never written twice.
+ */
+import { z } from 'zod';
+import type { WireError } from './errors.ts';
+
+const id = z.string().min(1).max(200);
+
+export const RuntimePolicySchema = z.strictObject({
+  max_iterations: z.number().int().positive().max(100_000).optional(),
+  timeout_seconds: z.number().positive().optional(),
+  action_timeout_seconds: z.number().positive().optional(),
+  max_concurrent_actions: z.number().int().positive().max(1000).optional(),
+  require_approval_for_high_risk: z.boolean().optional(),
+  high_risk_tools: z.array(z.string().min(1)).optional(),
+  approval_timeout_seconds: z.number().positive().optional(),
+});
+export type RuntimePolicyInput = z.infer<typeof RuntimePolicySchema>;
+
+/** A policy with every field set (defaults from config filled in). */
+export type RuntimePolicy = Required<RuntimePolicyInput>;
+
+export const DEFAULT_HIGH_RISK_TOOLS = ['delete_file', 'execute_code', 'modify_database'] as const;
+
+export const AgentConfigSchema = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  model: z.string().min(1).max(200).optional(),
+  system_prompt: z.string().max(100_000).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  max_tokens: z.number().int().positive().optional(),
+});
+
+export const McpTransportSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('stdio'),
+    command: z.string().min(1),
+    args: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    cwd: z.string().optional(),
+  }),
+  z.strictObject({ type: z.literal('http'), url: z.url() }),
+]);
+
+export const McpServerSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'an id of 1-32 letters, digits, _ or - (it becomes part of tool names)'),
+  name: z.string().min(1).max(200).optional(),
+  transport: McpTransportSchema,
+  /** tool names that may be retried after a failure even without readOnly/idempotent hints */
+  retry_tools: z.array(z.string()).optional(),
+});
+export type McpServerConfig = z.infer<typeof McpServerSchema>;
+
+export const ActionSchema = z.strictObject({
+  id: id.optional(),
+  name: z.string().min(1).max(200),
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+export type ActionInput = z.input<typeof ActionSchema>;
+/** An action with its id assigned. */
+export type Action = { id: string; name: string; params: Record<string, unknown> };
+
+export const PlannerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('scripted'), steps: z.array(z.array(ActionSchema)) }),
+  z.strictObject({ type: z.literal('external') }),
+  z.strictObject({
+    type: z.literal('openai'),
+    base_url: z.url(),
+    model: z.string().min(1),
+    api_key_env: z.string().min(1).optional(),
+  }),
+]);
+export type PlannerSpec = z.infer<typeof PlannerSchema>;
+
+export const SessionRequestSchema = z.strictObject({
+  org_id: id,
+  user_id: id,
+  agent_id: id,
+  session_id: id.optional(),
+  agent: AgentConfigSchema.optional(),
+  tools: z.array(z.string().min(1)).optional(),
+  skills: z.array(z.string().min(1)).optional(),
+  mcp_servers: z.array(McpServerSchema).optional(),
+  policy: RuntimePolicySchema.optional(),
+  planner: PlannerSchema.default({ type: 'external' }),
+  task: z.string().max(100_000).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type SessionRequest = z.input<typeof SessionRequestSchema>;
+
+/** The immutable context a session runs with (the request with ids and policy resolved). */
+export interface SessionContext {
+  org_id: string;
+  user_id: string;
+  agent_id: string;
+  session_id: string;
+  agent: z.infer<typeof AgentConfigSchema>;
+  tools: string[];
+  skills: string[];
+  mcp_servers: McpServerConfig[];
+  policy: RuntimePolicy;
+  planner: PlannerSpec;
+  task?: string;
+  metadata: Record<string, unknown>;
+}
+
+export type SessionState = 'running' | 'waiting_approval' | 'completed' | 'failed' | 'cancelled';
+
+export interface ActionResult {
+  action_id: string;
+  name: string;
+  success: boolean;
+  result?: unknown;
+  error?: WireError;
+  duration_ms: number;
+  metadata?: Record<string, unknown>;
+}
+
+export interface CapabilitySummary {
+  name: string;
+  kind: 'skill' | 'tool' | 'mcp';
+  version: string;
+  source: string;
+  description: string;
+  input_schema: Record<string, unknown>;
+}
+
+export interface PendingApproval {
+  action_id: string;
+  name: string;
+  params: Record<string, unknown>;
+  params_hash: string;
+  requested_at: string;
+  expires_at: string;
+}
+
+export interface SessionStatus {
+  session_id: string;
+  org_id: string;
+  state: SessionState;
+  iteration: number;
+  results: ActionResult[];
+  pending_approvals: PendingApproval[];
+  error?: WireError;
+  started_at: string;
+  ended_at?: string;
+}
+
+export const ApprovalDecisionSchema = z.strictObject({
+  granted: z.boolean(),
+  reason: z.string().max(10_000).optional(),
+  decided_by: z.string().min(1).max(200).optional(),
+  /** when given, must equal the hash of the params awaiting approval */
+  params_hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;

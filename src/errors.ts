@@ -1,0 +1,96 @@
+/**
+ * The catalogue of error codes. Every failure that leaves the runtime — an action result,
+ * an HTTP answer, a CLI exit — carries one of these codes. Codes are stable strings: add
+ * new ones, never rename. Errors cross threads as plain `{code, message, data}` objects,
+ * never as class instances (`instanceof` does not survive a MessagePort).
+ */
+export const ERROR_CATALOGUE = {
+  invalid_request: { status: 400, message: 'The request is malformed or has invalid fields.' },
+  invalid_context: { status: 400, message: 'The session context is invalid.' },
+  invalid_params: { status: 400, message: "The action's params do not match the capability's schema." },
+  capability_not_found: { status: 400, message: 'The action names no capability of this session.' },
+  too_many_skills: { status: 400, message: 'The agent asks for more skills than max_skills_per_agent.' },
+  too_many_mcp_servers: { status: 400, message: 'The org has more MCP servers than max_mcp_servers_per_org.' },
+  unauthorized: { status: 401, message: 'A valid bearer token is required.' },
+  forbidden: { status: 403, message: 'This token may not see that resource.' },
+  path_outside_sandbox: { status: 403, message: "The path escapes the session's sandbox directory." },
+  host_not_allowed: { status: 403, message: 'The host is not on the http_request allow-list.' },
+  approval_denied: { status: 403, message: 'A person denied the high-risk action.' },
+  session_not_found: { status: 404, message: 'No session has that id.' },
+  approval_not_found: { status: 404, message: 'No approval is pending for that action.' },
+  file_not_found: { status: 404, message: 'The file does not exist in the sandbox.' },
+  session_exists: { status: 409, message: 'A session with that id already exists.' },
+  session_not_active: { status: 409, message: 'The session has ended.' },
+  wrong_planner: { status: 409, message: "The request does not fit the session's planner." },
+  approval_params_mismatch: { status: 409, message: 'The approval was given for different params.' },
+  max_iterations_reached: { status: 409, message: 'The session reached its max_iterations.' },
+  action_cancelled: { status: 409, message: 'The action was cancelled with its session.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  rate_limited: { status: 429, message: 'Too many requests for this token.' },
+  tool_error: { status: 500, message: 'The tool failed.' },
+  skill_error: { status: 500, message: 'The skill failed.' },
+  code_execution_failed: { status: 500, message: 'execute_code could not run the code.' },
+  worker_crashed: { status: 500, message: "The session's worker thread crashed." },
+  internal_error: { status: 500, message: 'An internal error occurred.' },
+  planner_error: { status: 502, message: 'The planner failed.' },
+  mcp_unavailable: { status: 502, message: 'The MCP server is not reachable.' },
+  mcp_call_failed: { status: 502, message: 'The MCP tool call failed.' },
+  runtime_busy: { status: 503, message: 'The runtime is at max_sessions; retry later.' },
+  runtime_stopping: { status: 503, message: 'The runtime is shutting down.' },
+  audit_unavailable: { status: 503, message: 'The audit trail cannot accept events.' },
+  action_timeout: { status: 504, message: 'The action exceeded action_timeout_seconds.' },
+  session_timeout: { status: 504, message: 'The session exceeded timeout_seconds.' },
+  approval_timeout: { status: 504, message: 'Nobody decided within approval_timeout_seconds; the action is denied.' },
+  mcp_timeout: { status: 504, message: 'The MCP tool call exceeded its timeout.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The wire shape of an error: what threads, HTTP and results carry. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  data?: unknown;
+}
+
+export class RuntimeError extends Error {
+  readonly code: ErrorCode;
+  readonly data: unknown;
+
+  constructor(code: ErrorCode, message?: string, data?: unknown) {
+    super(message ?? ERROR_CATALOGUE[code].message);
+    this.name = 'RuntimeError';
+    this.code = code;
+    this.data = data;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  toWire(): WireError {
+    return this.data === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOGUE, value);
+}
+
+/** Turns anything thrown into a wire error; unknown throwables become `fallback`. */
+export function toWireError(err: unknown, fallback: ErrorCode = 'internal_error'): WireError {
+  if (err instanceof RuntimeError) return err.toWire();
+  if (err && typeof err === 'object' && 'code' in err && isErrorCode(err.code)) {
+    const message = 'message' in err && typeof err.message === 'string' ? err.message : '';
+    return { code: err.code, message: message || ERROR_CATALOGUE[err.code].message };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: fallback, message: message || ERROR_CATALOGUE[fallback].message };
+}
+
+/** Rebuilds a throwable from a wire error (on the receiving side of a thread or HTTP hop). */
+export function fromWire(wire: WireError): RuntimeError {
+  return new RuntimeError(wire.code, wire.message, wire.data);
+}

@@ -1,0 +1,188 @@
+/**
+ * The capability graph of a session: every action name it may use, with its kind
+ * (skill | tool | mcp), version, source, JSON Schema and a compiled params validator.
+ * Built from the session context; cached per agent for capability.cache_ttl seconds.
+ */
+import { createHash } from 'node:crypto';
+import type { CapabilitySummary, SessionContext } from '../contracts.ts';
+import { RuntimeError } from '../errors.ts';
+import { BUILTIN_TOOLS } from '../capabilities/tools/index.ts';
+import type { ToolContext } from '../capabilities/tools/tool.ts';
+import type { Skill } from '../capabilities/skills/loader.ts';
+import { type ParamsValidator, compileParamsValidator } from './json-schema.ts';
+
+export type CapabilityKind = 'skill' | 'tool' | 'mcp';
+
+export interface InvokeContext extends ToolContext {
+  session_id: string;
+  org_id: string;
+}
+
+export interface Capability {
+  name: string;
+  kind: CapabilityKind;
+  version: string;
+  source: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  validate: ParamsValidator;
+  /** MCP capabilities: the server they belong to */
+  mcpServer?: { id: string; name: string };
+  invoke(params: Record<string, unknown>, ctx: InvokeContext): Promise<unknown>;
+}
+
+/** Where MCP tools come from (the MCP gateway); absent until one is configured. */
+export interface McpToolProvider {
+  capabilitiesFor(ctx: SessionContext): Promise<Capability[]>;
+}
+
+export class CapabilityGraph {
+  readonly #byName: ReadonlyMap<string, Capability>;
+
+  constructor(capabilities: readonly Capability[]) {
+    this.#byName = new Map(capabilities.map((c) => [c.name, c]));
+  }
+
+  get(name: string): Capability | undefined {
+    return this.#byName.get(name);
+  }
+
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  /** Names, kinds, versions and schemas: what the planner sees and session_started records. */
+  summary(): CapabilitySummary[] {
+    return [...this.#byName.values()].map((c) => ({
+      name: c.name,
+      kind: c.kind,
+      version: c.version,
+      source: c.source,
+      description: c.description,
+      input_schema: c.inputSchema,
+    }));
+  }
+}
+
+export interface GraphLimits {
+  cacheTtlSeconds: number;
+  maxSkillsPerAgent: number;
+  maxMcpServersPerOrg: number;
+}
+
+interface CacheEntry {
+  graph: CapabilityGraph;
+  expiresAt: number;
+}
+
+/** Builds graphs and caches them per agent (and per set of requested capabilities). */
+export class CapabilityGraphBuilder {
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #limits: GraphLimits;
+  readonly #mcp: McpToolProvider | undefined;
+
+  constructor(limits: GraphLimits, mcp?: McpToolProvider) {
+    this.#limits = limits;
+    this.#mcp = mcp;
+  }
+
+  async build(ctx: SessionContext, skills: ReadonlyMap<string, Skill>): Promise<CapabilityGraph> {
+    if (ctx.skills.length > this.#limits.maxSkillsPerAgent) {
+      throw new RuntimeError(
+        'too_many_skills',
+        `agent ${ctx.agent_id} asks for ${ctx.skills.length} skills; max_skills_per_agent is ${this.#limits.maxSkillsPerAgent}`,
+      );
+    }
+    if (ctx.mcp_servers.length > this.#limits.maxMcpServersPerOrg) {
+      throw new RuntimeError(
+        'too_many_mcp_servers',
+        `${ctx.mcp_servers.length} MCP servers given; max_mcp_servers_per_org is ${this.#limits.maxMcpServersPerOrg}`,
+      );
+    }
+    const key = cacheKey(ctx);
+    const now = Date.now();
+    const hit = this.#cache.get(key);
+    if (hit && hit.expiresAt > now) return hit.graph;
+
+    const capabilities: Capability[] = [];
+    for (const name of new Set(ctx.tools)) {
+      const tool = BUILTIN_TOOLS.get(name);
+      if (!tool) {
+        throw new RuntimeError(
+          'invalid_context',
+          `tools: unknown built-in tool ${JSON.stringify(name)} (known: ${[...BUILTIN_TOOLS.keys()].join(', ')})`,
+        );
+      }
+      capabilities.push({
+        name: tool.name,
+        kind: 'tool',
+        version: tool.version,
+        source: 'builtin',
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+        validate: compileParamsValidator(tool.inputSchema, `tool ${tool.name}`),
+        invoke: (params, ictx) => tool.run(params, ictx),
+      });
+    }
+    for (const name of new Set(ctx.skills)) {
+      const skill = skills.get(name);
+      if (!skill) {
+        const known = [...skills.keys()];
+        throw new RuntimeError(
+          'invalid_context',
+          `skills: unknown skill ${JSON.stringify(name)} (${known.length ? `known: ${known.join(', ')}` : 'no skills are loaded'})`,
+        );
+      }
+      if (BUILTIN_TOOLS.has(name) && ctx.tools.includes(name)) {
+        throw new RuntimeError('invalid_context', `skills: ${name} clashes with the built-in tool of the same name`);
+      }
+      capabilities.push(skillCapability(skill));
+    }
+    if (this.#mcp && ctx.mcp_servers.length > 0) capabilities.push(...(await this.#mcp.capabilitiesFor(ctx)));
+
+    const graph = new CapabilityGraph(capabilities);
+    if (this.#limits.cacheTtlSeconds > 0) {
+      this.#cache.set(key, { graph, expiresAt: now + this.#limits.cacheTtlSeconds * 1000 });
+    }
+    return graph;
+  }
+}
+
+function skillCapability(skill: Skill): Capability {
+  return {
+    name: skill.name,
+    kind: 'skill',
+    version: skill.version,
+    source: `skills/${skill.file}`,
+    description: skill.description,
+    inputSchema: skill.parameters,
+    validate: compileParamsValidator(skill.parameters, `skill ${skill.name}`),
+    invoke: async (params, ictx) => {
+      try {
+        return await skill.execute(params, {
+          signal: ictx.signal,
+          session_id: ictx.session_id,
+          org_id: ictx.org_id,
+          sandboxDir: ictx.sandboxDir,
+        });
+      } catch (err) {
+        if (err instanceof RuntimeError) throw err;
+        throw new RuntimeError('skill_error', `skill ${skill.name} failed: ${(err as Error)?.message ?? String(err)}`);
+      }
+    },
+  };
+}
+
+function cacheKey(ctx: SessionContext): string {
+  const parts = [
+    ctx.org_id,
+    ctx.agent_id,
+    [...ctx.tools].sort().join(','),
+    [...ctx.skills].sort().join(','),
+    ctx.mcp_servers
+      .map((s) => s.id)
+      .sort()
+      .join(','),
+  ];
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex');
+}

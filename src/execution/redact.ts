@@ -1,0 +1,21 @@
+/**
+ * Secrets in action params never reach an audit store: values under keys that look like
+ * credentials are replaced before the event is built (and so before it is hashed).
+ */
+const SECRET_KEY = /pass(word|wd|phrase)?|secret|token|api[-_]?key|authorization|credential|private[-_]?key|cookie/i;
+export const REDACTED = '[REDACTED]';
+const MAX_DEPTH = 32;
+
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
+  let out: Record<string, unknown> | undefined;
+  for (const [key, v] of Object.entries(value)) {
+    const next = SECRET_KEY.test(key) && v !== null && v !== undefined ? REDACTED : redactSecrets(v, depth + 1);
+    if (next !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      out[key] = next;
+    }
+  }
+  return out ?? value;
+}

@@ -1,0 +1,298 @@
+/**
+ * Wires the runtime together:
+ *
+ *   config (loaded once, frozen) ──► audit thread (workers/audit.worker.ts, comlink control)
+ *                                └─► Supervisor (main thread) ──► piscina pool of session hosts
+ *
+ * start() boots the audit thread, then the pool; stop() drains sessions, flushes the audit
+ * trail and ends every thread.
+ */
+import { randomUUID } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { type LoadOptions, loadConfig } from '../config/load.ts';
+import type { Config, ConfigInput } from '../config/schema.ts';
+import { type ApprovalListener, Supervisor } from '../actors/supervisor/supervisor.ts';
+import type { AuditEvent, AuditQuery } from './audit/events.ts';
+import type { VerifyResult } from './audit/hash-chain.ts';
+import type {
+  ActionInput,
+  ActionResult,
+  ApprovalDecision,
+  CapabilitySummary,
+  PlannerSpec,
+  SessionContext,
+  SessionRequest,
+  SessionState,
+  SessionStatus,
+} from './contracts.ts';
+import { ApprovalDecisionSchema, ActionSchema, PlannerSchema, SessionRequestSchema } from './contracts.ts';
+import { RuntimeError } from './errors.ts';
+import { resolvePolicy } from './execution/policy.ts';
+import { createLogger, type Logger } from './log.ts';
+import { parseOrThrow } from './validation.ts';
+import { workerBootstrap, workerEntry } from './worker-entry.ts';
+import type { AuditApi } from '../workers/audit.worker.ts';
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+const RETENTION_INTERVAL_MS = 24 * 60 * 60 * 1000;
+
+export interface RuntimeOptions extends Omit<LoadOptions, 'overrides'> {
+  logger?: Logger;
+}
+
+export type ComponentStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+export interface RuntimeHealth {
+  status: ComponentStatus;
+  components: Record<string, { status: ComponentStatus; detail?: string }>;
+}
+
+export class Runtime {
+  readonly config: Readonly<Config>;
+  readonly log: Logger;
+  #auditWorker: Worker | undefined;
+  #audit: Comlink.Remote<AuditApi> | undefined;
+  #supervisor: Supervisor | undefined;
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  #auditThreadError: string | undefined;
+  #retentionTimer: NodeJS.Timeout | undefined;
+
+  constructor(config: Readonly<Config>, logger: Logger) {
+    this.config = config;
+    this.log = logger;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new RuntimeError('invalid_request', `start() called on a ${this.#state} runtime`);
+    this.#state = 'starting';
+    const entry = workerEntry('audit');
+    const worker = new Worker(workerBootstrap(entry.filename), {
+      eval: true,
+      workerData: { config: this.config },
+      name: 'semibot-audit',
+    });
+    worker.on('message', (m: { log?: string; msg?: string }) => {
+      if (m && m.log === 'warn') this.log.warn({ actor: 'audit' }, m.msg);
+    });
+    worker.on('error', (err) => {
+      this.#auditThreadError = err.message;
+      this.log.error({ err }, 'audit thread failed');
+    });
+    worker.on('exit', (code) => {
+      if (this.#state !== 'stopping' && this.#state !== 'stopped') {
+        this.#auditThreadError ??= `the audit thread exited with code ${code}`;
+        this.log.fatal({ code }, 'audit thread exited');
+      }
+    });
+    this.#auditWorker = worker;
+    this.#audit = Comlink.wrap<AuditApi>(nodeEndpoint(worker));
+    // If the thread dies while booting, fail start() instead of waiting forever.
+    const died = new Promise<never>((_, reject) => {
+      worker.once('exit', (code) =>
+        reject(new RuntimeError('audit_unavailable', this.#auditThreadError ?? `the audit thread exited (${code})`)),
+      );
+    });
+    died.catch(() => {});
+    try {
+      await Promise.race([this.#audit.init(), died]);
+    } catch (err) {
+      this.#state = 'stopped';
+      await worker.terminate();
+      throw err;
+    }
+    this.#supervisor = new Supervisor(this.config, this.#audit, this.log);
+    await this.#supervisor.start();
+    this.#retentionTimer = setInterval(() => void this.audit.applyRetention().catch(() => {}), RETENTION_INTERVAL_MS);
+    this.#retentionTimer.unref();
+    this.#state = 'running';
+  }
+
+  /** Starts a session. `planner` overrides the request's planner field. */
+  async createSession(request: SessionRequest, planner?: PlannerSpec): Promise<Session> {
+    const supervisor = this.#running();
+    const parsed = parseOrThrow(
+      SessionRequestSchema,
+      planner ? { ...request, planner } : request,
+      'invalid_request',
+      'session request',
+    );
+    if (planner) parseOrThrow(PlannerSchema, planner, 'invalid_request', 'planner');
+    const ctx: SessionContext = {
+      org_id: parsed.org_id,
+      user_id: parsed.user_id,
+      agent_id: parsed.agent_id,
+      session_id: parsed.session_id ?? randomUUID(),
+      agent: parsed.agent ?? {},
+      tools: parsed.tools ?? [],
+      skills: parsed.skills ?? [],
+      mcp_servers: parsed.mcp_servers ?? [],
+      policy: resolvePolicy(parsed.policy, this.config.policy),
+      planner: parsed.planner,
+      metadata: parsed.metadata ?? {},
+      ...(parsed.task !== undefined ? { task: parsed.task } : {}),
+    };
+    const started = await supervisor.createSession(ctx);
+    return new Session(supervisor, ctx.session_id, ctx.org_id, started.capabilities, started.state);
+  }
+
+  /** A handle on an existing session (for the HTTP API and CLI). */
+  session(sessionId: string): Session {
+    const supervisor = this.#running();
+    const org = supervisor.orgOf(sessionId);
+    if (org === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
+    return new Session(supervisor, sessionId, org, [], 'running');
+  }
+
+  onApprovalRequested(listener: ApprovalListener): () => void {
+    return this.#running().onApprovalRequested(listener);
+  }
+
+  readonly audit = {
+    query: (q: AuditQuery = {}): Promise<AuditEvent[]> => this.#auditApi().query(q),
+    count: (q: AuditQuery = {}): Promise<number> => this.#auditApi().count(q),
+    verify: (sessionId: string): Promise<VerifyResult> => this.#auditApi().verify(sessionId),
+    flush: (): Promise<void> => this.#auditApi().flush(),
+    deleteOlderThan: (before: Date): Promise<number> => this.#auditApi().deleteOlderThan(before.toISOString()),
+    /** deletes events older than audit.retention_days */
+    applyRetention: (): Promise<number> =>
+      this.#auditApi().deleteOlderThan(
+        new Date(Date.now() - this.config.audit.retention_days * 86_400_000).toISOString(),
+      ),
+    stats: () => this.#auditApi().stats(),
+  };
+
+  async health(): Promise<RuntimeHealth> {
+    const components: RuntimeHealth['components'] = {};
+    if (this.#auditThreadError || !this.#audit) {
+      components.audit_logger = { status: 'unhealthy', detail: this.#auditThreadError ?? 'not started' };
+    } else {
+      components.audit_logger = await this.#audit.health();
+    }
+    const sup = this.#supervisor?.stats();
+    components.workers =
+      !sup || this.#state !== 'running'
+        ? { status: 'unhealthy', detail: this.#state }
+        : sup.respawning_stopped
+          ? { status: sup.workers > 0 ? 'degraded' : 'unhealthy', detail: 'workers kept crashing; respawn stopped' }
+          : { status: 'healthy' };
+    const statuses = Object.values(components).map((c) => c.status);
+    const status: ComponentStatus = statuses.includes('unhealthy')
+      ? 'unhealthy'
+      : statuses.includes('degraded')
+        ? 'degraded'
+        : 'healthy';
+    return { status, components };
+  }
+
+  stats() {
+    return { state: this.#state, ...this.#running().stats() };
+  }
+
+  /** For tests and operations: the supervisor (worker placement, threads). */
+  get supervisor(): Supervisor {
+    return this.#running();
+  }
+
+  /** Drains sessions (up to `drainTimeoutMs`), flushes the audit trail and ends every thread. */
+  async stop({ drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS }: { drainTimeoutMs?: number } = {}): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    clearInterval(this.#retentionTimer);
+    try {
+      await this.#supervisor?.stop(drainTimeoutMs);
+      await this.#audit?.close();
+    } finally {
+      this.#audit?.[Comlink.releaseProxy]();
+      await this.#auditWorker?.terminate();
+      this.#state = 'stopped';
+    }
+  }
+
+  #running(): Supervisor {
+    if (this.#state !== 'running' || !this.#supervisor) {
+      throw new RuntimeError(
+        this.#state === 'stopping' || this.#state === 'stopped' ? 'runtime_stopping' : 'internal_error',
+        this.#state === 'new' ? 'call start() first' : `the runtime is ${this.#state}`,
+      );
+    }
+    return this.#supervisor;
+  }
+
+  #auditApi(): Comlink.Remote<AuditApi> {
+    if (!this.#audit) throw new RuntimeError('audit_unavailable', 'the runtime has not started');
+    return this.#audit;
+  }
+}
+
+/** A handle on one session; every call goes to the worker the session is pinned to. */
+export class Session {
+  readonly #supervisor: Supervisor;
+  readonly id: string;
+  readonly orgId: string;
+  readonly capabilities: CapabilitySummary[];
+  readonly initialState: SessionState;
+
+  constructor(
+    supervisor: Supervisor,
+    id: string,
+    orgId: string,
+    capabilities: CapabilitySummary[],
+    state: SessionState,
+  ) {
+    this.#supervisor = supervisor;
+    this.id = id;
+    this.orgId = orgId;
+    this.capabilities = capabilities;
+    this.initialState = state;
+  }
+
+  execute(action: ActionInput): Promise<ActionResult>;
+  execute(actions: ActionInput[]): Promise<ActionResult[]>;
+  async execute(input: ActionInput | ActionInput[]): Promise<ActionResult | ActionResult[]> {
+    const batch = Array.isArray(input) ? input : [input];
+    if (batch.length === 0) throw new RuntimeError('invalid_request', 'invalid actions: the batch is empty');
+    const actions = batch.map((a, i) =>
+      parseOrThrow(ActionSchema, a, 'invalid_request', Array.isArray(input) ? `action ${i}` : 'action'),
+    );
+    const results = await this.#supervisor.execute(this.id, actions);
+    return Array.isArray(input) ? results : results[0]!;
+  }
+
+  run(): Promise<SessionStatus> {
+    return this.#supervisor.run(this.id);
+  }
+
+  approve(
+    actionId: string,
+    granted: boolean,
+    details: Omit<ApprovalDecision, 'granted'> = {},
+  ): Promise<void> {
+    const decision = parseOrThrow(
+      ApprovalDecisionSchema,
+      { decided_by: 'library', ...details, granted },
+      'invalid_request',
+      'approval',
+    );
+    return this.#supervisor.approve(this.id, actionId, decision);
+  }
+
+  cancel(reason?: string): Promise<SessionStatus> {
+    return this.#supervisor.cancel(this.id, reason);
+  }
+
+  end(): Promise<SessionStatus> {
+    return this.#supervisor.end(this.id);
+  }
+
+  status(): Promise<SessionStatus> {
+    return this.#supervisor.status(this.id);
+  }
+}
+
+/** Loads the configuration (defaults < config/<ENVIRONMENT>.yaml < env < `config`) and builds a runtime. */
+export function createRuntime(config: ConfigInput = {}, options: RuntimeOptions = {}): Runtime {
+  const loaded = loadConfig({ ...options, overrides: config });
+  return new Runtime(loaded, options.logger ?? createLogger(loaded));
+}

@@ -1,0 +1,27 @@
+/** Test fixture: a fresh temp sandbox and a ToolContext pointing at it. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ToolContext } from '../../../../src/capabilities/tools/tool.ts';
+
+export interface TempSandbox {
+  dir: string;
+  ctx(overrides?: Partial<ToolContext>): ToolContext;
+  cleanup(): Promise<void>;
+}
+
+export async function makeSandbox(prefix = 'semibot-tools-'): Promise<TempSandbox> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  return {
+    dir,
+    ctx: (overrides = {}) => ({
+      sandboxDir: dir,
+      signal: new AbortController().signal,
+      httpAllowedHosts: [],
+      executeCodeTimeoutMs: 10_000,
+      executeCodeMaxMemoryMb: 256,
+      ...overrides,
+    }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}

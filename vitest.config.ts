@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Real worker threads and real PostgreSQL: keep parallelism modest on a 2-core machine.
+    maxWorkers: 2,
+    pool: 'forks',
+  },
+});

@@ -1,0 +1,35 @@
+/**
+ * Entry of the audit thread (a dedicated worker_threads Worker, outside the piscina pool).
+ *
+ *   main thread ──comlink (control)──► parentPort ──► AuditActor ──► store
+ *   session hosts ──msgpack frames──► ports handed over with attachProducer()
+ */
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { AuditActor } from '../actors/audit/audit-actor.ts';
+import type { Config } from '../config/schema.ts';
+import { createAuditStore } from '../src/audit/stores/index.ts';
+
+const { config } = workerData as { config: Config };
+const actor = new AuditActor(config.audit, createAuditStore(config), (msg) =>
+  parentPort!.postMessage({ log: 'warn', msg }),
+);
+
+export const auditApi = {
+  init: () => actor.init(),
+  attachProducer: (port: MessagePort) => actor.attachProducer(port),
+  detachProducer: (id: number) => actor.detachProducer(id),
+  appendChained: actor.appendChained.bind(actor),
+  query: actor.query.bind(actor),
+  count: actor.count.bind(actor),
+  verify: actor.verify.bind(actor),
+  deleteOlderThan: actor.deleteOlderThan.bind(actor),
+  flush: () => actor.flush(),
+  health: () => actor.health(),
+  stats: () => actor.stats(),
+  close: () => actor.close(),
+};
+export type AuditApi = typeof auditApi;
+
+Comlink.expose(auditApi, nodeEndpoint(parentPort!));
