@@ -1,0 +1,84 @@
+/**
+ * semibot-runtime audit verify [--session ID]
+ * Recomputes sessions' hash chains straight from the configured audit store and names the
+ * first event that was altered, removed or reordered.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../../config/load.ts';
+import { verifyChain } from '../../audit/hash-chain.ts';
+import { AuditQuerySchema } from '../../audit/events.ts';
+import { createAuditStore } from '../../audit/stores/index.ts';
+import type { AuditStore } from '../../audit/stores/store.ts';
+import { type Command, EXIT_FAILED, EXIT_OK, UsageError } from '../command.ts';
+
+const PAGE = 5000;
+
+type Sub = (store: AuditStore, argv: string[]) => Promise<number>;
+
+const SUBCOMMANDS: Record<string, Sub> = {
+  verify: verify,
+};
+
+export const auditCommand: Command = {
+  name: 'audit',
+  summary: 'inspect the audit trail (verify hash chains)',
+  help: `Usage: semibot-runtime audit verify [--session ID] [--json]
+
+verify   recompute each session's hash chain in the configured audit store
+         (AUDIT_STORAGE_TYPE, AUDIT_LOG_DIR, DATABASE_URL) and report the first event that
+         was altered, removed or reordered. Without --session, every session in the store.
+         Exit code 0 when every chain holds, 1 when one is broken.`,
+
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    const handler = sub ? SUBCOMMANDS[sub] : undefined;
+    if (!handler) throw new UsageError(`expected a subcommand: ${Object.keys(SUBCOMMANDS).join(', ')}`);
+    const store = createAuditStore(loadConfig());
+    await store.init();
+    try {
+      return await handler(store, rest);
+    } finally {
+      await store.close();
+    }
+  },
+};
+
+async function verify(store: AuditStore, argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { session: { type: 'string' }, json: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const sessions = values.session ? [values.session] : await allSessions(store);
+  let broken = 0;
+  for (const sessionId of sessions) {
+    const result = verifyChain(sessionId, await store.sessionEvents(sessionId));
+    if (!result.ok) broken++;
+    if (values.json) {
+      console.log(JSON.stringify(result));
+    } else if (result.ok) {
+      console.log(`ok      ${sessionId}: ${result.events} events${result.complete ? '' : ' (session not ended)'}`);
+    } else {
+      const bad = result.first_bad!;
+      console.log(`BROKEN  ${sessionId}: event seq ${bad.seq} (${bad.event_id}) ${bad.problem}: ${bad.detail}`);
+    }
+  }
+  if (values.session && sessions.length === 1) {
+    const events = await store.sessionEvents(values.session);
+    if (events.length === 0) {
+      console.error(`no events for session ${values.session}`);
+      return EXIT_FAILED;
+    }
+  }
+  if (!values.json) console.log(`${sessions.length} session(s) checked, ${broken} broken`);
+  return broken === 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+async function allSessions(store: AuditStore): Promise<string[]> {
+  const ids = new Set<string>();
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await store.query(AuditQuerySchema.parse({ limit: PAGE, offset }));
+    for (const e of page) ids.add(e.session_id);
+    if (page.length < PAGE) return [...ids].sort();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * semibot-runtime run <file.yaml|file.json> [--json]
+ * Runs one session from a file and prints its results (or, with --json, its audit trail as
+ * JSON lines). A high-risk action is asked about on the terminal when one is attached;
+ * otherwise it waits for its approval timeout and is denied.
+ */
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import type { ActionResult, SessionStatus } from '../../contracts.ts';
+import { createRuntime } from '../../runtime.ts';
+import type { AuditEvent } from '../../audit/events.ts';
+import { type Command, EXIT_FAILED, EXIT_OK, UsageError } from '../command.ts';
+import { readSessionFile } from '../session-file.ts';
+
+const PAGE = 1000;
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run one session from a YAML or JSON file and print its results',
+  help: `Usage: semibot-runtime run <file.yaml|file.json> [--json]
+
+Runs one session whose file holds the same body as POST /v1/sessions (org_id, user_id,
+agent_id, tools, skills, policy, planner: {type: scripted, steps: [[action, ...], ...]}).
+
+Options:
+  --json    print the session's audit trail as JSON lines (one event a line) instead of results
+  -h, --help
+
+High-risk actions (policy.high_risk_tools) are asked about on the terminal when stdin is a
+TTY; otherwise they wait for policy.approval_timeout_seconds and are denied.
+Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or options are invalid.`,
+
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { json: { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    }).valueOf() as { values: { json: boolean }; positionals: string[] };
+    if (positionals.length !== 1) throw new UsageError('expected exactly one session file (see --help)');
+    const request = await readSessionFile(positionals[0]!);
+    if (request.planner?.type === 'external' || request.planner === undefined) {
+      throw new UsageError(`${positionals[0]}: planner.type must be scripted or openai for run (external sessions are driven over the API)`);
+    }
+
+    const runtime = createRuntime();
+    await runtime.start();
+    const interactive = process.stdin.isTTY === true;
+    let status: SessionStatus;
+    try {
+      const session = await runtime.createSession(request);
+      if (interactive) {
+        runtime.onApprovalRequested(({ session_id, approval }) => {
+          if (session_id !== session.id) return;
+          void askOnTerminal(approval.name, approval.params, approval.expires_at).then((granted) =>
+            session.approve(approval.action_id, granted, { decided_by: 'terminal', reason: granted ? 'approved on the terminal' : 'denied on the terminal' }).catch(() => {}),
+          );
+        });
+      } else if (!values.json) {
+        runtime.onApprovalRequested(({ approval }) => {
+          console.error(`approval needed for ${approval.name} (${approval.action_id}); no terminal attached, it will be denied at ${approval.expires_at}`);
+        });
+      }
+      status = await session.run();
+      await runtime.audit.flush();
+      if (values.json) {
+        for await (const event of auditTrail((q) => runtime.audit.query(q), session.id)) {
+          process.stdout.write(`${JSON.stringify(event)}\n`);
+        }
+      } else {
+        printStatus(status);
+      }
+    } finally {
+      await runtime.stop();
+    }
+    return status.state === 'completed' ? EXIT_OK : EXIT_FAILED;
+  },
+};
+
+async function* auditTrail(
+  query: (q: { session_id: string; limit: number; offset: number }) => Promise<AuditEvent[]>,
+  sessionId: string,
+): AsyncGenerator<AuditEvent> {
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await query({ session_id: sessionId, limit: PAGE, offset });
+    yield* page.sort((a, b) => a.seq - b.seq);
+    if (page.length < PAGE) return;
+  }
+}
+
+function printStatus(status: SessionStatus): void {
+  console.log(`session ${status.session_id}: ${status.state} after ${status.iteration} iteration(s)`);
+  for (const r of status.results) console.log(formatResult(r));
+  if (status.error) console.log(`error: ${status.error.code}: ${status.error.message}`);
+}
+
+function formatResult(r: ActionResult): string {
+  const mark = r.success ? 'ok  ' : 'FAIL';
+  const detail = r.success ? JSON.stringify(r.result) : `${r.error?.code}: ${r.error?.message}`;
+  return `  ${mark} ${r.name} [${r.action_id}] ${r.duration_ms.toFixed(1)} ms  ${detail}`;
+}
+
+async function askOnTerminal(name: string, params: unknown, expiresAt: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(
+      `High-risk action ${name} with params ${JSON.stringify(params)}\nApprove it? (expires ${expiresAt}) [y/N] `,
+    );
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * semibot-runtime <command> [options]. Each command lives in src/cli/commands/<name>.ts.
+ * Errors are printed as one line (never a stack trace) with a non-zero exit code.
+ */
+import { ConfigError } from '../../config/load.ts';
+import { RuntimeError } from '../errors.ts';
+import { type Command, EXIT_FAILED, EXIT_USAGE, UsageError } from './command.ts';
+import { auditCommand } from './commands/audit.ts';
+import { runCommand } from './commands/run.ts';
+
+const COMMANDS: Command[] = [runCommand, auditCommand];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'Usage: semibot-runtime <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'semibot-runtime <command> --help' for a command's options.",
+    'Configuration comes from the environment (and ENV_FILE) over config/<ENVIRONMENT>.yaml.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : EXIT_USAGE;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    console.error(`semibot-runtime: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      console.error(`semibot-runtime ${name}: ${err.message}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof RuntimeError) {
+      console.error(`semibot-runtime ${name}: ${err.code}: ${err.message}`);
+      return err.code.startsWith('invalid_') ? EXIT_USAGE : EXIT_FAILED;
+    }
+    console.error(`semibot-runtime ${name}: ${(err as Error)?.message ?? String(err)}`);
+    return EXIT_FAILED;
+  }
+}
+
+// `semibot-runtime run x --json | head` closes stdout early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+process.exitCode = await main(process.argv.slice(2));
