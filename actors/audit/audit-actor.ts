@@ -10,7 +10,13 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config/schema.ts';
 import { type ChainIdentity, buildEvent } from '../../src/audit/emit.ts';
-import { type AuditEvent, type AuditEventDraft, type AuditQuery, AuditQuerySchema } from '../../src/audit/events.ts';
+import {
+  type AuditEvent,
+  type AuditEventDraft,
+  type AuditQuery,
+  AuditQuerySchema,
+  GENESIS_HASH,
+} from '../../src/audit/events.ts';
 import { type VerifyResult, verifyChain } from '../../src/audit/hash-chain.ts';
 import type { AuditStore } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
@@ -79,25 +85,31 @@ export class AuditActor {
   /** Appends events on behalf of the supervisor, continuing each session's chain. */
   async appendChained(items: Array<{ identity: ChainIdentity; draft: AuditEventDraft }>): Promise<void> {
     // Let frames already queued on producer ports land first, so the chain head is current.
-    await new Promise((resolve) => setImmediate(resolve));
+    await this.#caughtUp();
     const events = items.map(({ identity, draft }) => {
       const head = this.#chainHeads.get(identity.session_id);
-      return buildEvent(identity, draft, head ? head.seq + 1 : 0, head?.hash ?? '0'.repeat(64));
+      const event = buildEvent(identity, draft, head ? head.seq + 1 : 0, head?.hash ?? GENESIS_HASH);
+      // Advance the head now: the next draft of this session links to this event.
+      this.#chainHeads.set(identity.session_id, { seq: event.seq, hash: event.hash });
+      return event;
     });
     this.#accept(SUPERVISOR_PRODUCER, events);
   }
 
   async query(q: AuditQuery): Promise<AuditEvent[]> {
+    await this.#caughtUp();
     await this.#batcher.flush();
     return this.#store.query(AuditQuerySchema.parse(q));
   }
 
   async count(q: AuditQuery): Promise<number> {
+    await this.#caughtUp();
     await this.#batcher.flush();
     return this.#store.count(AuditQuerySchema.parse(q));
   }
 
   async verify(sessionId: string): Promise<VerifyResult> {
+    await this.#caughtUp();
     await this.#batcher.flush();
     return verifyChain(sessionId, await this.#store.sessionEvents(sessionId));
   }
@@ -107,8 +119,17 @@ export class AuditActor {
     return this.#store.deleteOlderThan(new Date(beforeIso));
   }
 
-  flush(): Promise<void> {
-    return this.#batcher.flush();
+  async flush(): Promise<void> {
+    await this.#caughtUp();
+    await this.#batcher.flush();
+  }
+
+  /**
+   * Lets frames already queued on producer ports land before answering a control call: a
+   * host sends its audit frame before the reply that prompted the call.
+   */
+  #caughtUp(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   async health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }> {

@@ -100,7 +100,7 @@ export class SessionHost {
     }
     const skills = ctx.skills.length > 0 ? await loadSkills(this.#config.runtime.skills_dir) : new Map();
     const graph = await this.#builder.build(ctx, skills);
-    const planner = createPlanner(ctx.planner);
+    const planner = createPlanner(ctx.planner, ctx.secrets);
     const r = this.#config.runtime;
     const actor = new SessionActor(ctx, graph, planner, {
       outbox: this.#outbox,
@@ -142,9 +142,17 @@ export class SessionHost {
   }
 
   #reply(req: number, work: Promise<unknown>): void {
+    // The audit frame leaves before the reply, so a caller that reads the trail right after
+    // a result finds that result's events (see AuditActor.#caughtUp).
     work.then(
-      (value) => this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: true, value: value ?? null }),
-      (err) => this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: false, error: toWireError(err) }),
+      (value) => {
+        this.#outbox.flush();
+        this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: true, value: value ?? null });
+      },
+      (err) => {
+        this.#outbox.flush();
+        this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: false, error: toWireError(err) });
+      },
     );
   }
 

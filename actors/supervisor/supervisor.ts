@@ -47,6 +47,8 @@ const CONTROL_ASK_TIMEOUT_MS = 30_000;
 
 interface WorkerSlot {
   slot: number;
+  /** names the asks this incarnation owns, so a replacement's asks are never failed with it */
+  owner: string;
   transport: MessagePortTransport<SupervisorMessage, SessionHostMessage>;
   producerId: number;
   booted: boolean;
@@ -55,7 +57,11 @@ interface WorkerSlot {
   threadId: number;
 }
 
-export type ApprovalListener = (event: { session_id: string; org_id: string; approval: PendingApproval }) => void;
+export type ApprovalListener = (event: {
+  session_id: string;
+  org_id: string;
+  approval: PendingApproval;
+}) => void;
 
 export interface SupervisorStats {
   workers: number;
@@ -80,14 +86,19 @@ export class Supervisor {
   #stopping = false;
   #respawnStopped = false;
   #restarts = 0;
+  #generation = 0;
   readonly #inflightWork = new Set<Promise<unknown>>();
 
   constructor(config: Config, audit: Comlink.Remote<AuditApi>, log: Logger) {
     this.#config = config;
     this.#audit = audit;
     this.#log = log.child({ actor: 'supervisor' });
-    this.#restart = new RestartPolicy(config.runtime.max_restarts, config.runtime.restart_window_seconds * 1000);
-    this.#workerCount = config.runtime.workers > 0 ? config.runtime.workers : Math.max(1, availableParallelism());
+    this.#restart = new RestartPolicy(
+      config.runtime.max_restarts,
+      config.runtime.restart_window_seconds * 1000,
+    );
+    this.#workerCount =
+      config.runtime.workers > 0 ? config.runtime.workers : Math.max(1, availableParallelism());
   }
 
   async start(): Promise<void> {
@@ -129,7 +140,12 @@ export class Supervisor {
     const slot = this.#placeSession();
     // The entry goes in before the worker answers, so concurrent creates see the load and the id.
     const entry: SessionEntry = {
-      identity: { org_id: ctx.org_id, user_id: ctx.user_id, agent_id: ctx.agent_id, session_id: ctx.session_id },
+      identity: {
+        org_id: ctx.org_id,
+        user_id: ctx.user_id,
+        agent_id: ctx.agent_id,
+        session_id: ctx.session_id,
+      },
       slot,
       state: 'running',
       inflight: new Map(),
@@ -153,7 +169,11 @@ export class Supervisor {
     const entry = this.#entry(sessionId);
     this.#refuseEnded(entry);
     // Ids are assigned here, so a crash can still name every action it failed.
-    const actions: Action[] = inputs.map((a) => ({ id: a.id ?? randomUUID(), name: a.name, params: a.params ?? {} }));
+    const actions: Action[] = inputs.map((a) => ({
+      id: a.id ?? randomUUID(),
+      name: a.name,
+      params: a.params ?? {},
+    }));
     let req = 0;
     const work = this.#ask<ActionResult[]>(
       entry.slot,
@@ -192,7 +212,8 @@ export class Supervisor {
         }),
       );
     } catch (err) {
-      if (err instanceof RuntimeError && err.code === 'worker_crashed' && entry.finalStatus) return entry.finalStatus;
+      if (err instanceof RuntimeError && err.code === 'worker_crashed' && entry.finalStatus)
+        return entry.finalStatus;
       throw err;
     }
   }
@@ -210,9 +231,13 @@ export class Supervisor {
   async cancel(sessionId: string, reason = 'cancelled by the caller'): Promise<SessionStatus> {
     const entry = this.#entry(sessionId);
     if (entry.finalStatus) return entry.finalStatus;
-    return this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.cancel', req, session_id: sessionId, reason }), {
-      timeoutMs: CONTROL_ASK_TIMEOUT_MS,
-    });
+    return this.#ask<SessionStatus>(
+      entry.slot,
+      (req) => ({ type: 'session.cancel', req, session_id: sessionId, reason }),
+      {
+        timeoutMs: CONTROL_ASK_TIMEOUT_MS,
+      },
+    );
   }
 
   async end(sessionId: string): Promise<SessionStatus> {
@@ -228,9 +253,13 @@ export class Supervisor {
   async status(sessionId: string): Promise<SessionStatus> {
     const entry = this.#entry(sessionId);
     if (entry.finalStatus) return entry.finalStatus;
-    return this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.status', req, session_id: sessionId }), {
-      timeoutMs: CONTROL_ASK_TIMEOUT_MS,
-    });
+    return this.#ask<SessionStatus>(
+      entry.slot,
+      (req) => ({ type: 'session.status', req, session_id: sessionId }),
+      {
+        timeoutMs: CONTROL_ASK_TIMEOUT_MS,
+      },
+    );
   }
 
   /** The org a session belongs to (for API authorisation), or undefined. */
@@ -279,26 +308,59 @@ export class Supervisor {
     this.#slots.clear();
   }
 
-  async #spawnWorker(slot: number): Promise<void> {
+  /**
+   * Starts a session host on the pool. The slot is registered at once (sessions placed on it
+   * wait for `ready`), so a crashed worker's replacement is visible without a gap.
+   */
+  #spawnWorker(slot: number): Promise<void> {
     const toHost = new MessageChannel();
     const toAudit = new MessageChannel();
-    const producerId = await this.#audit.attachProducer(Comlink.transfer(toAudit.port2, [toAudit.port2]));
     const transport = new MessagePortTransport<SupervisorMessage, SessionHostMessage>(toHost.port1);
     let onReady: () => void = () => {};
-    const ready = new Promise<void>((resolve) => {
+    let onBootFailed: (err: unknown) => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
       onReady = resolve;
+      onBootFailed = reject;
     });
-    const worker: WorkerSlot = { slot, transport, producerId, booted: false, ready, onReady, threadId: -1 };
+    ready.catch(() => {});
+    const worker: WorkerSlot = {
+      slot,
+      owner: `worker:${slot}#${++this.#generation}`,
+      transport,
+      producerId: -1,
+      booted: false,
+      ready,
+      onReady,
+      threadId: -1,
+    };
     this.#slots.set(slot, worker);
     transport.onMessage((m) => this.#onMessage(worker, m));
     this.#relay.register(workerRef(slot), transport);
 
-    const task: HostTask = { slot, supervisorPort: toHost.port2, auditPort: toAudit.port1, config: this.#config };
-    this.#pool!.run(task, { transferList: [toHost.port2, toAudit.port1] }).then(
-      () => this.#log.debug({ slot }, 'session host finished'),
-      (err: unknown) => void this.#onWorkerDied(worker, err),
-    );
-    await ready;
+    void (async () => {
+      try {
+        worker.producerId = await this.#audit.attachProducer(
+          Comlink.transfer(toAudit.port2, [toAudit.port2]),
+        );
+      } catch (err) {
+        onBootFailed(err);
+        return;
+      }
+      const task: HostTask = {
+        slot,
+        supervisorPort: toHost.port2,
+        auditPort: toAudit.port1,
+        config: this.#config,
+      };
+      this.#pool!.run(task, { transferList: [toHost.port2, toAudit.port1] }).then(
+        () => this.#log.debug({ slot }, 'session host finished'),
+        (err: unknown) => {
+          onBootFailed(new RuntimeError('worker_crashed', `worker ${slot} died while booting`));
+          void this.#onWorkerDied(worker, err);
+        },
+      );
+    })();
+    return ready;
   }
 
   #onMessage(worker: WorkerSlot, m: SupervisorMessage): void {
@@ -334,7 +396,7 @@ export class Supervisor {
     if (this.#slots.get(worker.slot) !== worker) return;
     if (this.#stopping) {
       // stop() ends the pool; a host task rejected by destroy() is not a crash.
-      this.#asks.failOwner(`worker:${worker.slot}`, new RuntimeError('runtime_stopping'));
+      this.#asks.failOwner(worker.owner, new RuntimeError('runtime_stopping'));
       return;
     }
     const message = `worker ${worker.slot} (thread ${worker.threadId}) died: ${(err as Error)?.message ?? String(err)}`;
@@ -343,7 +405,18 @@ export class Supervisor {
     this.#slots.delete(worker.slot);
     worker.transport.close();
 
-    // 1. Audit the loss for each session that lived there, continuing its hash chain.
+    // 1. Replace it at once (new sessions wait for it), unless workers are crash-looping.
+    this.#restarts++;
+    if (this.#restart.recordDeath({ duringBoot: !worker.booted })) {
+      this.#spawnWorker(worker.slot).catch((spawnErr) =>
+        this.#log.error({ err: spawnErr }, 'respawn failed'),
+      );
+    } else {
+      this.#respawnStopped = true;
+      this.#log.fatal({ slot: worker.slot }, 'workers keep dying; no longer replacing them');
+    }
+
+    // 2. Audit the loss for each session that lived there, continuing its hash chain.
     const crashed = this.#table.activeOn(worker.slot);
     const drafts: Array<{ identity: SessionEntry['identity']; draft: AuditEventDraft }> = [];
     for (const entry of crashed) {
@@ -365,7 +438,12 @@ export class Supervisor {
       drafts.push(
         {
           identity: entry.identity,
-          draft: { event_type: 'error', severity: 'critical', message, metadata: { error_code: 'worker_crashed' } },
+          draft: {
+            event_type: 'error',
+            severity: 'critical',
+            message,
+            metadata: { error_code: 'worker_crashed' },
+          },
         },
         {
           identity: entry.identity,
@@ -400,18 +478,8 @@ export class Supervisor {
     }
     this.#audit.detachProducer(worker.producerId).catch(() => {});
 
-    // 2. Fail exactly the asks that worker owned; nothing waits forever.
-    this.#asks.failOwner(`worker:${worker.slot}`, new RuntimeError('worker_crashed', message));
-
-    // 3. Replace it, unless workers are crash-looping.
-    if (this.#stopping) return;
-    this.#restarts++;
-    if (!this.#restart.recordDeath({ duringBoot: !worker.booted })) {
-      this.#respawnStopped = true;
-      this.#log.fatal({ slot: worker.slot }, 'workers keep dying; no longer replacing them');
-      return;
-    }
-    this.#spawnWorker(worker.slot).catch((spawnErr) => this.#log.error({ err: spawnErr }, 'respawn failed'));
+    // 3. Fail exactly the asks that worker owned; nothing waits forever.
+    this.#asks.failOwner(worker.owner, new RuntimeError('worker_crashed', message));
   }
 
   #ask<T>(
@@ -419,10 +487,9 @@ export class Supervisor {
     build: (req: number) => SessionHostMessage,
     options: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<T> {
-    if (!this.#slots.has(slot)) {
-      return Promise.reject(new RuntimeError('worker_crashed', `worker ${slot} is not running`));
-    }
-    const { req, reply } = this.#asks.create<T>(`worker:${slot}`, options);
+    const worker = this.#slots.get(slot);
+    if (!worker) return Promise.reject(new RuntimeError('worker_crashed', `worker ${slot} is not running`));
+    const { req, reply } = this.#asks.create<T>(worker.owner, options);
     this.#relay.send(workerRef(slot), build(req));
     return reply;
   }
@@ -458,7 +525,10 @@ export class Supervisor {
 
   #refuseEnded(entry: SessionEntry): void {
     if (isTerminal(entry.state)) {
-      throw new RuntimeError('session_not_active', `session ${entry.identity.session_id} has ended (${entry.state})`);
+      throw new RuntimeError(
+        'session_not_active',
+        `session ${entry.identity.session_id} has ended (${entry.state})`,
+      );
     }
   }
 
