@@ -20,6 +20,8 @@ import type {
 } from '../../src/contracts.ts';
 import { RuntimeError, type WireError, toWireError } from '../../src/errors.ts';
 import { type AuditOutbox, SessionChain } from '../../src/audit/emit.ts';
+import type { AuditEventDraft } from '../../src/audit/events.ts';
+import type { ActionRun } from '../../src/execution/action-run.ts';
 import { ApprovalGate } from '../../src/execution/approval.ts';
 import type { CapabilityGraph, InvokeContext } from '../../src/execution/capability-graph.ts';
 import { type ExecutionScope, executeAction } from '../../src/execution/executor.ts';
@@ -27,8 +29,10 @@ import { Semaphore } from '../../src/execution/semaphore.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { Planner } from './planners/planner.ts';
 
-/** status() keeps at most this many results (the newest). */
-const MAX_KEPT_RESULTS = 10_000;
+/** status() reports at most this many results (the newest). */
+const MAX_KEPT_RESULTS = 1000;
+/** steps an autonomous planner sees in its history */
+const MAX_KEPT_STEPS = 1000;
 
 export interface SessionServices {
   outbox: AuditOutbox;
@@ -50,8 +54,11 @@ export class SessionActor {
   readonly #approvals = new ApprovalGate();
   readonly #semaphore: Semaphore;
   readonly #abort = new AbortController();
+  readonly #runs = new Set<ActionRun>();
   readonly #validated = new Set<string>();
-  readonly #usedIds = new Set<string>();
+  /** ids of actions still running or waiting: an id may not be reused while it is live */
+  readonly #liveIds = new Set<string>();
+  #actionCount = 0;
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #history: ActionResult[][] = [];
   #results: ActionResult[] = [];
@@ -99,6 +106,7 @@ export class SessionActor {
       approvals: this.#approvals,
       semaphore: this.#semaphore,
       signal: this.#abort.signal,
+      runs: this.#runs,
       validated: this.#validated,
       invokeContext: () => this.#invokeContext(),
       onApprovalRequested: (approval) => this.#onApprovalRequested(approval),
@@ -108,6 +116,14 @@ export class SessionActor {
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  /**
+   * Appends an event to this session's hash chain while it is active (the host records MCP
+   * connection changes of the servers this session uses).
+   */
+  recordEvent(draft: AuditEventDraft): void {
+    if (!TERMINAL.has(this.#state)) this.#chain.emit(draft);
   }
 
   get capabilities() {
@@ -181,7 +197,7 @@ export class SessionActor {
       org_id: this.ctx.org_id,
       state: this.#state,
       iteration: this.#iteration,
-      results: [...this.#results],
+      results: this.#results.slice(-MAX_KEPT_RESULTS),
       pending_approvals: this.#approvals.pending().map((a) => ({ ...a, params: a.params })),
       started_at: this.#startedAt,
     };
@@ -205,9 +221,14 @@ export class SessionActor {
     const ready = this.#services.outbox.ready();
     if (ready) await ready;
     const results = await Promise.all(actions.map((action) => this.#track(executeAction(this.#scope, action))));
-    this.#history.push(results);
-    this.#results.push(...results);
-    if (this.#results.length > MAX_KEPT_RESULTS) this.#results = this.#results.slice(-MAX_KEPT_RESULTS);
+    for (const action of actions) this.#liveIds.delete(action.id);
+    if (this.#planner.autonomous) {
+      this.#history.push(results);
+      if (this.#history.length > 2 * MAX_KEPT_STEPS) this.#history.splice(0, this.#history.length - MAX_KEPT_STEPS);
+    }
+    for (const r of results) this.#results.push(r);
+    // Trim in chunks, not on every step: slicing a long array per action would dominate the cost.
+    if (this.#results.length > 2 * MAX_KEPT_RESULTS) this.#results = this.#results.slice(-MAX_KEPT_RESULTS);
     return results;
   }
 
@@ -215,17 +236,19 @@ export class SessionActor {
     const actions = inputs.map((a) => ({
       id: a.id ?? randomUUID(),
       name: a.name,
-      // A private copy: an approval covers exactly these params, whatever the caller does later.
-      params: structuredClone(a.params ?? {}) as Record<string, unknown>,
+      // No copy needed: these params were just decoded from a frame on this thread, so no
+      // caller holds a reference through which approved params could change later.
+      params: (a.params ?? {}) as Record<string, unknown>,
     }));
     const seen = new Set<string>();
     for (const action of actions) {
-      if (this.#usedIds.has(action.id) || seen.has(action.id)) {
-        throw new RuntimeError('invalid_request', `action id ${action.id} was already used in this session`);
+      if (this.#liveIds.has(action.id) || seen.has(action.id)) {
+        throw new RuntimeError('invalid_request', `action id ${action.id} is already in use in this session`);
       }
       seen.add(action.id);
     }
-    for (const id of seen) this.#usedIds.add(id);
+    for (const id of seen) this.#liveIds.add(id);
+    this.#actionCount += actions.length;
     return actions;
   }
 
@@ -258,7 +281,11 @@ export class SessionActor {
     this.#state = state;
     if (error) this.#error = error.toWire();
     clearTimeout(this.#timer);
-    if (abort) this.#abort.abort(error ?? new RuntimeError('session_not_active'));
+    if (abort) {
+      const reason = error ?? new RuntimeError('session_not_active');
+      this.#abort.abort(reason);
+      for (const run of this.#runs) run.fail(reason);
+    }
     this.#ending = (async () => {
       await Promise.allSettled([...this.#inflight]);
       this.#endedAt = new Date().toISOString();
@@ -268,7 +295,7 @@ export class SessionActor {
         message: error ? `session ${state}: ${error.message}` : `session ${state}`,
         success: state === 'completed',
         error_message: error?.message ?? null,
-        metadata: { state, iterations: this.#iteration, actions: this.#usedIds.size, error_code: error?.code ?? null },
+        metadata: { state, iterations: this.#iteration, actions: this.#actionCount, error_code: error?.code ?? null },
       });
       this.#services.notify({
         type: 'supervisor.session_ended',
@@ -297,6 +324,7 @@ export class SessionActor {
       httpAllowedHosts: this.#services.httpAllowedHosts,
       executeCodeTimeoutMs: this.#services.executeCodeTimeoutMs,
       executeCodeMaxMemoryMb: this.#services.executeCodeMaxMemoryMb,
+      audit: (draft: AuditEventDraft) => void this.#chain.emit(draft),
     }));
   }
 }

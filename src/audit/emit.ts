@@ -104,7 +104,8 @@ export class SessionChain {
 
 /** Fills in ids, time and chain fields of a draft and hashes it. */
 export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq: number, prevHash: string): AuditEvent {
-  const unhashed: Omit<AuditEvent, 'hash'> = {
+  // One literal with every field (hash last), then the hash is filled in: no spread copies.
+  const event: AuditEvent = {
     event_id: randomUUID(),
     event_type: draft.event_type,
     timestamp: new Date().toISOString(),
@@ -130,8 +131,10 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
     metadata: jsonSafe(draft.metadata ?? {}) as Record<string, unknown>,
     seq,
     prev_hash: prevHash,
+    hash: '',
   };
-  return { ...unhashed, hash: hashEvent(unhashed) };
+  event.hash = hashEvent(event);
+  return event;
 }
 
 /**
@@ -140,8 +143,25 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
  * Dates, NaN and class instances would otherwise change shape on the way).
  */
 function jsonSafe(value: unknown): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (isPlainJson(value, 0)) return value;
   const text = JSON.stringify(value);
   return text === undefined ? null : JSON.parse(text);
+}
+
+/** True when the value is already plain JSON (the common case: a cheap walk, no copy). */
+function isPlainJson(value: unknown, depth: number): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || depth > 64) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (!isPlainJson(v, depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined || !isPlainJson(v, depth + 1)) return false;
+  }
+  return true;
 }

@@ -4,6 +4,7 @@
  * Built from the session context; cached per agent for capability.cache_ttl seconds.
  */
 import { createHash } from 'node:crypto';
+import type { AuditEventDraft } from '../audit/events.ts';
 import type { CapabilitySummary, SessionContext } from '../contracts.ts';
 import { RuntimeError } from '../errors.ts';
 import { BUILTIN_TOOLS } from '../capabilities/tools/index.ts';
@@ -16,6 +17,10 @@ export type CapabilityKind = 'skill' | 'tool' | 'mcp';
 export interface InvokeContext extends ToolContext {
   session_id: string;
   org_id: string;
+  /** the action being run (MCP capabilities name it in their own audit events) */
+  action_id?: string;
+  /** appends an event to the session's hash chain (MCP call events) */
+  audit?: (draft: AuditEventDraft) => void;
 }
 
 export interface Capability {
@@ -31,29 +36,44 @@ export interface Capability {
   invoke(params: Record<string, unknown>, ctx: InvokeContext): Promise<unknown>;
 }
 
+/**
+ * Capabilities that change while a session runs: MCP tools of servers that disconnect,
+ * reconnect or change their tool list (issue 4). Consulted at every get() and summary().
+ */
+export interface LiveCapabilities {
+  /** every name it can resolve (tools of a disconnected server resolve, then fail with mcp_unavailable) */
+  get(name: string): Capability | undefined;
+  /** what the planner may use now: only connected servers' tools */
+  list(): readonly Capability[];
+}
+
 /** Where MCP tools come from (the MCP gateway); absent until one is configured. */
 export interface McpToolProvider {
   capabilitiesFor(ctx: SessionContext): Promise<Capability[]>;
+  /** when present, MCP tools are looked up live instead of fixed when the graph is built */
+  liveFor?(ctx: SessionContext): LiveCapabilities;
 }
 
 export class CapabilityGraph {
   readonly #byName: ReadonlyMap<string, Capability>;
+  readonly #live: LiveCapabilities | undefined;
 
-  constructor(capabilities: readonly Capability[]) {
+  constructor(capabilities: readonly Capability[], live?: LiveCapabilities) {
     this.#byName = new Map(capabilities.map((c) => [c.name, c]));
+    this.#live = live;
   }
 
   get(name: string): Capability | undefined {
-    return this.#byName.get(name);
+    return this.#byName.get(name) ?? this.#live?.get(name);
   }
 
   get size(): number {
-    return this.#byName.size;
+    return this.#byName.size + (this.#live?.list().length ?? 0);
   }
 
   /** Names, kinds, versions and schemas: what the planner sees and session_started records. */
   summary(): CapabilitySummary[] {
-    return [...this.#byName.values()].map((c) => ({
+    return [...this.#byName.values(), ...(this.#live?.list() ?? [])].map((c) => ({
       name: c.name,
       kind: c.kind,
       version: c.version,
@@ -138,9 +158,13 @@ export class CapabilityGraphBuilder {
       }
       capabilities.push(skillCapability(skill));
     }
-    if (this.#mcp && ctx.mcp_servers.length > 0) capabilities.push(...(await this.#mcp.capabilitiesFor(ctx)));
+    let live: LiveCapabilities | undefined;
+    if (this.#mcp && ctx.mcp_servers.length > 0) {
+      if (this.#mcp.liveFor) live = this.#mcp.liveFor(ctx);
+      else capabilities.push(...(await this.#mcp.capabilitiesFor(ctx)));
+    }
 
-    const graph = new CapabilityGraph(capabilities);
+    const graph = new CapabilityGraph(capabilities, live);
     if (this.#limits.cacheTtlSeconds > 0) {
       this.#cache.set(key, { graph, expiresAt: now + this.#limits.cacheTtlSeconds * 1000 });
     }
@@ -179,8 +203,9 @@ function cacheKey(ctx: SessionContext): string {
     ctx.agent_id,
     [...ctx.tools].sort().join(','),
     [...ctx.skills].sort().join(','),
+    // The whole server config (transport too): the live MCP view is bound to these connections.
     ctx.mcp_servers
-      .map((s) => s.id)
+      .map((s) => JSON.stringify([s.id, s.name ?? null, s.transport, s.retry_tools ?? []]))
       .sort()
       .join(','),
   ];

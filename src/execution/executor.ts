@@ -6,16 +6,21 @@
  *
  * Every step is audited, and every way out ends with exactly one terminal event for the
  * action: action_completed, action_failed or action_rejected.
+ *
+ * Hot path: events are built as one fixed-shape object literal (actionEvent) and then filled
+ * in by assignment. Object spreads here cost several times more than the rest of the
+ * action (bench/routing.bench.ts).
  */
 import type { Action, ActionResult, PendingApproval, SessionContext } from '../contracts.ts';
 import { RuntimeError, type WireError, toWireError } from '../errors.ts';
 import type { SessionChain } from '../audit/emit.ts';
-import type { AuditEventDraft } from '../audit/events.ts';
+import type { AuditEventDraft, AuditEventType, Severity } from '../audit/events.ts';
 import { canonicalJson, sha256Hex } from '../audit/hash-chain.ts';
 import { type ApprovalGate, paramsHash } from './approval.ts';
 import type { Capability, CapabilityGraph, InvokeContext } from './capability-graph.ts';
 import { requiresApproval } from './policy.ts';
 import { redactSecrets } from './redact.ts';
+import { ActionRun } from './action-run.ts';
 import type { Semaphore } from './semaphore.ts';
 
 /** Results larger than this are recorded in the audit trail by hash and size only. */
@@ -29,6 +34,8 @@ export interface ExecutionScope {
   semaphore: Semaphore;
   /** aborted when the session times out or is cancelled; its reason is a RuntimeError */
   signal: AbortSignal;
+  /** runs in progress; the session fails them all when it ends */
+  runs: Set<ActionRun>;
   /** capabilities already audited as validated in this session */
   validated: Set<string>;
   invokeContext(): Promise<Omit<InvokeContext, 'signal'>>;
@@ -41,76 +48,67 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   const { chain } = scope;
   const capability = scope.graph.get(action.name);
   const auditedParams = redactSecrets(action.params);
-  const base = { action_id: action.id, action_name: action.name } as const;
-  const elapsed = () => Math.round((performance.now() - startedAt) * 1000) / 1000;
+  const elapsed = () => roundMs(performance.now() - startedAt);
 
-  const reject = (error: WireError, cap?: Capability): ActionResult => {
-    chain.emit({
-      ...base,
-      ...capabilityFields(cap),
-      event_type: 'action_rejected',
-      severity: 'warning',
-      message: `action ${action.name} rejected: ${error.message}`,
-      action_params: auditedParams,
-      success: false,
-      error_message: error.message,
-      duration_ms: elapsed(),
-      metadata: { error_code: error.code },
-    });
+  const reject = (error: WireError, cap: Capability | undefined): ActionResult => {
+    const e = actionEvent('action_rejected', 'warning', `action ${action.name} rejected: ${error.message}`, action, cap);
+    e.action_params = auditedParams;
+    e.success = false;
+    e.error_message = error.message;
+    e.duration_ms = elapsed();
+    e.metadata = { error_code: error.code };
+    chain.emit(e);
     return { action_id: action.id, name: action.name, success: false, error, duration_ms: elapsed() };
+  };
+  const validationFailed = (error: WireError, cap: Capability | undefined): ActionResult => {
+    const e = actionEvent('capability_validation_failed', 'warning', error.message, action, cap);
+    e.action_params = auditedParams;
+    e.success = false;
+    e.error_message = error.message;
+    e.metadata = { error_code: error.code };
+    chain.emit(e);
+    return reject(error, cap);
   };
 
   // 1. The capability graph: is the name known to this session?
   if (!capability) {
-    const error = new RuntimeError(
-      'capability_not_found',
-      `${action.name} is not a capability of this session (it has: ${scope.graph
-        .summary()
-        .map((c) => c.name)
-        .join(', ')})`,
-    ).toWire();
-    chain.emit(validationFailed(base, auditedParams, error));
-    return reject(error);
+    const known = scope.graph
+      .summary()
+      .map((c) => c.name)
+      .join(', ');
+    return validationFailed(
+      new RuntimeError('capability_not_found', `${action.name} is not a capability of this session (it has: ${known})`).toWire(),
+      undefined,
+    );
   }
 
   // 2. Params against the capability's JSON Schema.
   const problem = capability.validate(action.params);
   if (problem) {
-    const error = new RuntimeError('invalid_params', `${action.name}: ${problem}`).toWire();
-    chain.emit({ ...validationFailed(base, auditedParams, error), ...capabilityFields(capability) });
-    return reject(error, capability);
+    return validationFailed(new RuntimeError('invalid_params', `${action.name}: ${problem}`).toWire(), capability);
   }
   if (!scope.validated.has(capability.name)) {
     scope.validated.add(capability.name);
-    chain.emit({
-      ...base,
-      ...capabilityFields(capability),
-      event_type: 'capability_validated',
-      severity: 'debug',
-      message: `capability ${capability.name} validated (first use in this session)`,
-      metadata: {},
-    });
+    const message = `capability ${capability.name} validated (first use in this session)`;
+    chain.emit(actionEvent('capability_validated', 'debug', message, action, capability));
   }
 
   // 3. Policy and approval.
   const needsApproval = requiresApproval(scope.ctx.policy, action.name);
   let approvalMeta: Record<string, unknown> | undefined;
   if (needsApproval) {
-    const { approval, outcome } = scope.approvals.request(
+    const { approval, outcome } = scope.approvals.request(action, scope.ctx.policy.approval_timeout_seconds, scope.signal);
+    const requested = actionEvent(
+      'approval_requested',
+      'warning',
+      `high-risk action ${action.name} waits for approval`,
       action,
-      scope.ctx.policy.approval_timeout_seconds,
-      scope.signal,
+      capability,
     );
-    chain.emit({
-      ...base,
-      ...capabilityFields(capability),
-      event_type: 'approval_requested',
-      severity: 'warning',
-      message: `high-risk action ${action.name} waits for approval`,
-      action_params: auditedParams,
-      requires_approval: true,
-      metadata: { params_hash: approval.params_hash, expires_at: approval.expires_at },
-    });
+    requested.action_params = auditedParams;
+    requested.requires_approval = true;
+    requested.metadata = { params_hash: approval.params_hash, expires_at: approval.expires_at };
+    chain.emit(requested);
     scope.onApprovalRequested({ ...approval, params: auditedParams as Record<string, unknown> });
     let decided: Awaited<typeof outcome>;
     try {
@@ -127,27 +125,29 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
       params_hash: decided.params_hash,
       timed_out: decided.timed_out,
     };
-    chain.emit({
-      ...base,
-      ...capabilityFields(capability),
-      event_type: decided.granted ? 'approval_granted' : 'approval_denied',
-      severity: decided.granted ? 'info' : 'warning',
-      message: decided.granted
-        ? `${decided.decided_by} approved ${action.name}`
-        : decided.timed_out
-          ? `approval of ${action.name} timed out; denied`
-          : `${decided.decided_by} denied ${action.name}`,
-      requires_approval: true,
-      approval_granted: decided.granted,
-      metadata: approvalMeta,
-    });
+    const message = decided.granted
+      ? `${decided.decided_by} approved ${action.name}`
+      : decided.timed_out
+        ? `approval of ${action.name} timed out; denied`
+        : `${decided.decided_by} denied ${action.name}`;
+    const verdict = actionEvent(
+      decided.granted ? 'approval_granted' : 'approval_denied',
+      decided.granted ? 'info' : 'warning',
+      message,
+      action,
+      capability,
+    );
+    verdict.requires_approval = true;
+    verdict.approval_granted = decided.granted;
+    verdict.metadata = approvalMeta;
+    chain.emit(verdict);
     if (!decided.granted) {
       const error = decided.timed_out
         ? new RuntimeError('approval_timeout', decided.reason ?? undefined).toWire()
         : new RuntimeError('approval_denied', decided.reason ? `denied: ${decided.reason}` : undefined).toWire();
       return reject(error, capability);
     }
-    // The grant covers exactly these params; they are a private copy, but check anyway.
+    // The grant covers exactly these params; nothing can have changed them, but check anyway.
     if (paramsHash(action.params) !== decided.params_hash) {
       return reject(new RuntimeError('approval_params_mismatch').toWire(), capability);
     }
@@ -155,116 +155,105 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
 
   // 4. A concurrency slot (not held while waiting for a person).
   try {
-    await scope.semaphore.acquire(scope.signal);
+    const wait = scope.semaphore.acquire(scope.signal);
+    if (wait) await wait;
   } catch (err) {
     return reject(toWireError(err), capability);
   }
 
-  // 5. Run, bounded by the action timeout and the session's signal.
+  // 5. Run, bounded by the action timeout and the session's end.
   const timeoutMs = scope.ctx.policy.action_timeout_seconds * 1000;
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new RuntimeError('action_timeout', `${action.name} exceeded ${timeoutMs / 1000} s`)),
-    timeoutMs,
-  );
-  const onSessionAbort = () => controller.abort(scope.signal.reason);
-  if (scope.signal.aborted) onSessionAbort();
-  else scope.signal.addEventListener('abort', onSessionAbort, { once: true });
+  const run = new ActionRun();
+  if (scope.signal.aborted) run.fail(scope.signal.reason);
+  run.deadline(timeoutMs, () => new RuntimeError('action_timeout', `${action.name} exceeded ${timeoutMs / 1000} s`));
+  scope.runs.add(run);
 
-  chain.emit({
-    ...base,
-    ...capabilityFields(capability),
-    event_type: 'action_started',
-    message: `action ${action.name} started`,
-    action_params: auditedParams,
-    requires_approval: needsApproval,
-    approval_granted: needsApproval ? true : null,
-    metadata: {},
-  });
+  const started = actionEvent('action_started', 'info', `action ${action.name} started`, action, capability);
+  started.action_params = auditedParams;
+  started.requires_approval = needsApproval;
+  started.approval_granted = needsApproval ? true : null;
+  chain.emit(started);
   const runStartedAt = performance.now();
+  let value: unknown;
+  let failure: WireError | undefined;
   try {
-    const invokeContext = await scope.invokeContext();
-    const value = await raceAbort(
-      capability.invoke(action.params, { ...invokeContext, signal: controller.signal }),
-      controller.signal,
-    );
-    const duration = Math.round((performance.now() - runStartedAt) * 1000) / 1000;
-    chain.emit({
-      ...base,
-      ...capabilityFields(capability),
-      event_type: 'action_completed',
-      message: `action ${action.name} completed`,
-      success: true,
-      duration_ms: duration,
-      requires_approval: needsApproval,
-      approval_granted: needsApproval ? true : null,
-      metadata: { result: auditedResult(value) },
-    });
-    return {
+    const base = await scope.invokeContext();
+    const invokeContext: InvokeContext = {
+      sandboxDir: base.sandboxDir,
+      session_id: base.session_id,
+      org_id: base.org_id,
+      httpAllowedHosts: base.httpAllowedHosts,
+      executeCodeTimeoutMs: base.executeCodeTimeoutMs,
+      executeCodeMaxMemoryMb: base.executeCodeMaxMemoryMb,
+      audit: base.audit,
+      get signal() {
+        return run.signal;
+      },
       action_id: action.id,
-      name: action.name,
-      success: true,
-      result: value,
-      duration_ms: duration,
-      metadata: resultMetadata(capability, approvalMeta),
     };
+    value = await run.race(capability.invoke(action.params, invokeContext));
   } catch (err) {
-    const error = toWireError(err, capability.kind === 'skill' ? 'skill_error' : 'tool_error');
-    const duration = Math.round((performance.now() - runStartedAt) * 1000) / 1000;
-    chain.emit({
-      ...base,
-      ...capabilityFields(capability),
-      event_type: 'action_failed',
-      severity: 'error',
-      message: `action ${action.name} failed: ${error.message}`,
-      success: false,
-      error_message: error.message,
-      duration_ms: duration,
-      requires_approval: needsApproval,
-      approval_granted: needsApproval ? true : null,
-      metadata: { error_code: error.code },
-    });
-    return {
-      action_id: action.id,
-      name: action.name,
-      success: false,
-      error,
-      duration_ms: duration,
-      metadata: resultMetadata(capability, approvalMeta),
-    };
+    failure = toWireError(err, capability.kind === 'skill' ? 'skill_error' : 'tool_error');
   } finally {
-    clearTimeout(timer);
-    scope.signal.removeEventListener('abort', onSessionAbort);
+    run.finish();
+    scope.runs.delete(run);
     scope.semaphore.release();
   }
+  const duration = roundMs(performance.now() - runStartedAt);
+  const metadata = resultMetadata(capability, approvalMeta);
+
+  if (failure) {
+    const e = actionEvent('action_failed', 'error', `action ${action.name} failed: ${failure.message}`, action, capability);
+    e.success = false;
+    e.error_message = failure.message;
+    e.duration_ms = duration;
+    e.requires_approval = needsApproval;
+    e.approval_granted = needsApproval ? true : null;
+    e.metadata = { error_code: failure.code };
+    chain.emit(e);
+    return { action_id: action.id, name: action.name, success: false, error: failure, duration_ms: duration, metadata };
+  }
+  const e = actionEvent('action_completed', 'info', `action ${action.name} completed`, action, capability);
+  e.success = true;
+  e.duration_ms = duration;
+  e.requires_approval = needsApproval;
+  e.approval_granted = needsApproval ? true : null;
+  e.metadata = { result: auditedResult(value) };
+  chain.emit(e);
+  return { action_id: action.id, name: action.name, success: true, result: value, duration_ms: duration, metadata };
 }
 
-function capabilityFields(cap: Capability | undefined): Partial<AuditEventDraft> {
-  if (!cap) return {};
-  return {
-    capability_type: cap.kind,
-    capability_source: cap.source,
-    capability_version: cap.version,
-    mcp_server_id: cap.mcpServer?.id ?? null,
-    mcp_server_name: cap.mcpServer?.name ?? null,
-  };
-}
-
-function validationFailed(
-  base: { action_id: string; action_name: string },
-  params: unknown,
-  error: WireError,
+/** A draft with every field present, so every event of the hot path shares one shape. */
+function actionEvent(
+  type: AuditEventType,
+  severity: Severity,
+  message: string,
+  action: Action,
+  cap: Capability | undefined,
 ): AuditEventDraft {
   return {
-    ...base,
-    event_type: 'capability_validation_failed',
-    severity: 'warning',
-    message: error.message,
-    action_params: params,
-    success: false,
-    error_message: error.message,
-    metadata: { error_code: error.code },
+    event_type: type,
+    severity,
+    message,
+    action_id: action.id,
+    action_name: action.name,
+    action_params: null,
+    capability_type: cap ? cap.kind : null,
+    capability_source: cap ? cap.source : null,
+    capability_version: cap ? cap.version : null,
+    mcp_server_id: cap?.mcpServer ? cap.mcpServer.id : null,
+    mcp_server_name: cap?.mcpServer ? cap.mcpServer.name : null,
+    success: null,
+    error_message: null,
+    duration_ms: null,
+    requires_approval: null,
+    approval_granted: null,
+    metadata: {},
   };
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
 function resultMetadata(cap: Capability, approval: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -280,26 +269,9 @@ function resultMetadata(cap: Capability, approval: Record<string, unknown> | und
 
 function auditedResult(value: unknown): unknown {
   const redacted = redactSecrets(value);
-  const text = canonicalJson(redacted ?? null);
-  if (text.length <= MAX_AUDITED_RESULT_CHARS) return redacted ?? null;
+  if (redacted === undefined || redacted === null) return null;
+  if (typeof redacted !== 'object') return redacted;
+  const text = canonicalJson(redacted);
+  if (text.length <= MAX_AUDITED_RESULT_CHARS) return redacted;
   return { truncated: true, chars: text.length, sha256: sha256Hex(text) };
-}
-
-/** Settles with the promise, or rejects with the signal's reason as soon as it aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -1,0 +1,147 @@
+/**
+ * The actor path's cost: a no-op action through supervisor → session actor (worker) → result,
+ * against a raw worker_threads postMessage round trip measured in the same run.
+ *
+ *   1. latency: one action at a time, p50/p99, vs raw ping-pong of a similar message
+ *   2. throughput: many sessions with actions in flight, audit to file on
+ *   3. idle sessions: resident memory held per idle session (10,000 sessions)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { createRuntime } from '../src/index.ts';
+import { workerBootstrap } from '../src/worker-entry.ts';
+import { round, summarize } from './stats.ts';
+
+export const description = 'no-op action round trip and throughput through the actor path vs raw postMessage';
+
+const IDS = { org_id: 'bench-org', user_id: 'bench-user', agent_id: 'bench-agent' };
+
+async function rawRoundTrips(n: number): Promise<number[]> {
+  const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, 'fixtures/echo-worker.ts')), { eval: true });
+  const samples: number[] = [];
+  const once = (i: number) =>
+    new Promise<void>((resolve) => {
+      // Distinct objects each time: structured clone would otherwise send a repeated reference cheaply.
+      const message = { id: `a-${i}`, name: 'echo', params: { message: `hello ${i}`, pad: 'x'.repeat(200) } };
+      const t0 = performance.now();
+      worker.once('message', () => {
+        samples.push(performance.now() - t0);
+        resolve();
+      });
+      worker.postMessage(message);
+    });
+  for (let i = 0; i < 500; i++) await once(i); // warm-up
+  samples.length = 0;
+  for (let i = 0; i < n; i++) await once(i);
+  await worker.terminate();
+  return samples;
+}
+
+export async function run(options: Record<string, string>): Promise<Record<string, unknown>> {
+  const latencyN = Number(options.latency ?? 5000);
+  const sessions = Number(options.sessions ?? 256);
+  const actionsPerSession = Number(options.actions ?? 200);
+  const idleSessions = Number(options.idle ?? 10_000);
+  const dir = await mkdtemp(path.join(tmpdir(), 'semibot-bench-'));
+  const runtime = createRuntime(
+    {
+      log_level: 'warn',
+      audit: { storage_type: 'file', log_dir: path.join(dir, 'audit'), flush_interval: 0.05 },
+      runtime: { sandbox_dir: path.join(dir, 'sandbox'), max_sessions: idleSessions + sessions + 10 },
+      policy: { max_iterations: 100_000, max_concurrent_actions: 64 },
+    },
+    { env: { ENVIRONMENT: 'test' } },
+  );
+  await runtime.start();
+  try {
+    // 1. Latency, one action at a time, baseline first.
+    const raw = summarize(await rawRoundTrips(latencyN));
+    const session = await runtime.createSession({ ...IDS, tools: ['echo'] });
+    const samples: number[] = [];
+    for (let i = 0; i < latencyN + 500; i++) {
+      const t0 = performance.now();
+      await session.execute({ name: 'echo', params: { message: `hello ${i}` } });
+      if (i >= 500) samples.push(performance.now() - t0);
+    }
+    const actor = summarize(samples);
+
+    // 2. Throughput: `sessions` sessions, each running its actions one after another.
+    const many = await Promise.all(
+      Array.from({ length: sessions }, () => runtime.createSession({ ...IDS, tools: ['echo'] })),
+    );
+    const warm = Promise.all(many.map((s) => s.execute({ name: 'echo', params: { message: 'warm' } })));
+    await warm;
+    const perAction: number[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      many.map(async (s, si) => {
+        for (let i = 0; i < actionsPerSession; i++) {
+          const a0 = performance.now();
+          const r = await s.execute({ name: 'echo', params: { message: `${si}-${i}` } });
+          perAction.push(performance.now() - a0);
+          if (!r.success) throw new Error(`action failed: ${JSON.stringify(r.error)}`);
+        }
+      }),
+    );
+    const elapsedS = (performance.now() - t0) / 1000;
+    const total = sessions * actionsPerSession;
+    await runtime.audit.flush();
+    const stored = await runtime.audit.count({ org_id: IDS.org_id });
+    for (const s of many) await s.end();
+    await session.end();
+
+    // 3. Idle sessions: resident memory before and after opening them.
+    global.gc?.();
+    await new Promise((r) => setTimeout(r, 500));
+    const rssBefore = process.memoryUsage().rss;
+    const idle = [];
+    for (let i = 0; i < idleSessions; i += 500) {
+      idle.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(500, idleSessions - i) }, () =>
+            runtime.createSession({ ...IDS, tools: ['echo', 'sleep', 'read_file', 'write_file'] }),
+          ),
+        )),
+      );
+    }
+    await runtime.audit.flush();
+    await new Promise((r) => setTimeout(r, 500));
+    const rssAfter = process.memoryUsage().rss;
+    const perSessionKb = (rssAfter - rssBefore) / 1024 / idleSessions;
+
+    return {
+      latency: {
+        raw_postmessage_round_trip: raw,
+        runtime_noop_action: actor,
+        ratio_p50: round(actor.p50_us / raw.p50_us),
+        bar: 'runtime p50 <= 3x raw p50',
+        meets_bar: actor.p50_us <= 3 * raw.p50_us,
+      },
+      throughput: {
+        sessions,
+        actions: total,
+        seconds: round(elapsedS, 3),
+        actions_per_s: Math.round(total / elapsedS),
+        per_action_latency: summarize(perAction),
+        audit_events_stored: stored,
+        audit_storage: 'file',
+        bar: '>= 50,000 no-op actions/s',
+        meets_bar: total / elapsedS >= 50_000,
+      },
+      idle_sessions: {
+        sessions: idleSessions,
+        rss_before_mb: round(rssBefore / 2 ** 20, 1),
+        rss_after_mb: round(rssAfter / 2 ** 20, 1),
+        kb_per_session: round(perSessionKb, 1),
+        sessions_per_gb: Math.round((1024 * 1024) / perSessionKb),
+        bar: '10,000 idle sessions in < 1 GB resident',
+        meets_bar: rssAfter < 2 ** 30,
+      },
+    };
+  } finally {
+    await runtime.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

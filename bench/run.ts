@@ -1,0 +1,45 @@
+/**
+ * Benchmark runner: `npm run bench -- <name> [--key value ...]` runs bench/<name>.bench.ts,
+ * prints its table and writes bench/results/<name>.json (with the machine, the Node version
+ * and the time, so results from two runs can be compared).
+ */
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import path from 'node:path';
+
+export interface BenchModule {
+  description: string;
+  run(options: Record<string, string>): Promise<Record<string, unknown>>;
+}
+
+const here = import.meta.dirname;
+const [name, ...rest] = process.argv.slice(2);
+const available = (await readdir(here)).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
+if (!name || !available.includes(name)) {
+  console.error(`usage: npm run bench -- <${available.join('|')}> [--option value ...]`);
+  process.exit(2);
+}
+const options: Record<string, string> = {};
+for (let i = 0; i < rest.length; i += 2) options[rest[i]!.replace(/^--/, '')] = rest[i + 1] ?? 'true';
+
+const mod = (await import(path.join(here, `${name}.bench.ts`))) as BenchModule;
+console.error(`bench ${name}: ${mod.description}`);
+const started = new Date();
+const results = await mod.run(options);
+const record = {
+  bench: name,
+  description: mod.description,
+  started_at: started.toISOString(),
+  duration_s: Math.round((Date.now() - started.getTime()) / 100) / 10,
+  machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 2 ** 30) },
+  node: process.version,
+  options,
+  reproduce: `npm run bench -- ${name}${rest.length ? ` ${rest.join(' ')}` : ''}`,
+  results,
+};
+await mkdir(path.join(here, 'results'), { recursive: true });
+const out = path.join(here, 'results', `${name}.json`);
+await writeFile(out, `${JSON.stringify(record, null, 2)}\n`);
+console.log(JSON.stringify(results, null, 2));
+console.error(`wrote ${path.relative(process.cwd(), out)}`);
+process.exit(0);
