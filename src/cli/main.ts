@@ -5,10 +5,39 @@
 import { ConfigError } from '../../config/load.ts';
 import { RuntimeError } from '../errors.ts';
 import { type Command, EXIT_FAILED, EXIT_USAGE, UsageError } from './command.ts';
-import { auditCommand } from './commands/audit.ts';
-import { runCommand } from './commands/run.ts';
 
-const COMMANDS: Command[] = [runCommand, auditCommand];
+/**
+ * Commands load their module only when run: `run` with a bad file, or `--help`, answers
+ * without loading the runtime, fastify or pg.
+ */
+interface LazyCommand {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const COMMANDS: LazyCommand[] = [
+  {
+    name: 'serve',
+    summary: 'run the daemon: HTTP API, admin endpoints, metrics',
+    load: () => import('./commands/serve.ts').then((m) => m.serveCommand),
+  },
+  {
+    name: 'run',
+    summary: 'run one session from a YAML or JSON file and print its results',
+    load: () => import('./commands/run.ts').then((m) => m.runCommand),
+  },
+  {
+    name: 'audit',
+    summary: 'inspect the audit trail (query, verify hash chains)',
+    load: () => import('./commands/audit.ts').then((m) => m.auditCommand),
+  },
+  {
+    name: 'migrate',
+    summary: 'apply (up) or undo one step of (down) the database migrations',
+    load: () => import('./commands/migrate.ts').then((m) => m.migrateCommand),
+  },
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -29,11 +58,12 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name ? 0 : EXIT_USAGE;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     console.error(`semibot-runtime: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return EXIT_USAGE;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.help);
     return 0;

@@ -7,7 +7,6 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import type { ActionResult, SessionStatus } from '../../contracts.ts';
-import { createRuntime } from '../../runtime.ts';
 import type { AuditEvent } from '../../audit/events.ts';
 import { type Command, EXIT_FAILED, EXIT_OK, UsageError } from '../command.ts';
 import { readSessionFile } from '../session-file.ts';
@@ -43,6 +42,8 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
       throw new UsageError(`${positionals[0]}: planner.type must be scripted or openai for run (external sessions are driven over the API)`);
     }
 
+    // Loaded only now: a bad file is refused without starting (or even loading) the runtime.
+    const { createRuntime } = await import('../../runtime.ts');
     const runtime = createRuntime();
     await runtime.start();
     const interactive = process.stdin.isTTY === true;

@@ -1,0 +1,66 @@
+import { MessageChannel } from 'node:worker_threads';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeFrame, encodeFrame } from '../../../src/transport/codec.ts';
+import { MessagePortTransport } from '../../../src/transport/message-port.ts';
+
+const tricky = [
+  'plain',
+  '',
+  'tab\there\nnew line\r\nand \\ backslash',
+  'NUL \u0000 inside',
+  'emoji 👋🏽 and 中文 and עברית',
+  'line sep \u2028 para sep \u2029',
+  'x'.repeat(100_000),
+];
+
+describe('msgpack frames', () => {
+  it('round-trip unicode, escapes, NUL and long strings exactly', () => {
+    const messages = tricky.map((s, i) => ({ type: 'session.execute', req: i, params: { message: s, nested: { s, list: [s, i] } } }));
+    expect(decodeFrame(encodeFrame(messages))).toEqual(messages);
+  });
+
+  it('round-trip any JSON value', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue(), { maxLength: 20 }), (values) => {
+        // JSON has no -0; msgpack keeps it, and that is fine for JSON payloads.
+        const normalized = JSON.parse(JSON.stringify(values));
+        expect(decodeFrame(encodeFrame(normalized))).toEqual(normalized);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('produce an exact-size buffer of their own (safe to transfer)', () => {
+    const frame = encodeFrame([{ a: 1 }]);
+    expect(frame.byteOffset).toBe(0);
+    expect(frame.buffer.byteLength).toBe(frame.byteLength);
+  });
+
+  it('refuse a frame that is not a batch', () => {
+    const notBatch = encodeFrame([1]).slice(1); // a bare integer
+    expect(() => decodeFrame(notBatch)).toThrow(/array of messages/);
+  });
+});
+
+describe('MessagePortTransport', () => {
+  it('sends messages of one tick as one transferred frame, in order', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const a = new MessagePortTransport<unknown, { type: string; n: number; text: string }>(port1);
+    const b = new MessagePortTransport<{ type: string; n: number; text: string }, unknown>(port2);
+    const received: Array<{ n: number; text: string }> = [];
+    const all = new Promise<void>((resolve) =>
+      b.onMessage((m) => {
+        received.push(m);
+        if (received.length === tricky.length) resolve();
+      }),
+    );
+    tricky.forEach((text, n) => a.send({ type: 'test.message', n, text }));
+    await all;
+    expect(received.map((m) => m.n)).toEqual(tricky.map((_, i) => i));
+    expect(received.map((m) => m.text)).toEqual(tricky);
+    expect(a.stats).toMatchObject({ framesSent: 1, messagesSent: tricky.length });
+    a.close();
+    b.close();
+  });
+});
