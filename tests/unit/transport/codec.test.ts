@@ -55,7 +55,7 @@ describe('MessagePortTransport', () => {
         if (received.length === tricky.length) resolve();
       }),
     );
-    tricky.forEach((text, n) => a.send({ type: 'test.message', n, text }));
+    for (const [n, text] of tricky.entries()) a.send({ type: 'test.message', n, text });
     await all;
     expect(received.map((m) => m.n)).toEqual(tricky.map((_, i) => i));
     expect(received.map((m) => m.text)).toEqual(tricky);
