@@ -14,6 +14,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { type LoadOptions, loadConfig } from '../config/load.ts';
 import type { Config, ConfigInput } from '../config/schema.ts';
 import { type ApprovalListener, Supervisor } from '../actors/supervisor/supervisor.ts';
+import { McpGateway } from '../actors/mcp-gateway/gateway.ts';
 import type { AuditEvent, AuditQuery } from './audit/events.ts';
 import type { VerifyResult } from './audit/hash-chain.ts';
 import type {
@@ -55,13 +56,18 @@ export class Runtime {
   #auditWorker: Worker | undefined;
   #audit: Comlink.Remote<AuditApi> | undefined;
   #supervisor: Supervisor | undefined;
+  /** MCP connections (main thread, beside the supervisor; issue 4) */
+  #mcp: McpGateway | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #auditThreadError: string | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
+  /** The environment as it was at boot: planner API keys are looked up here, never in process.env later. */
+  readonly #env: Readonly<Record<string, string | undefined>>;
 
-  constructor(config: Readonly<Config>, logger: Logger) {
+  constructor(config: Readonly<Config>, logger: Logger, env: Record<string, string | undefined> = {}) {
     this.config = config;
     this.log = logger;
+    this.#env = Object.freeze({ ...env });
   }
 
   async start(): Promise<void> {
@@ -102,7 +108,8 @@ export class Runtime {
       await worker.terminate();
       throw err;
     }
-    this.#supervisor = new Supervisor(this.config, this.#audit, this.log);
+    this.#mcp = new McpGateway(this.config, this.log);
+    this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp);
     await this.#supervisor.start();
     this.#retentionTimer = setInterval(() => void this.audit.applyRetention().catch(() => {}), RETENTION_INTERVAL_MS);
     this.#retentionTimer.unref();
@@ -132,6 +139,7 @@ export class Runtime {
       planner: parsed.planner,
       metadata: parsed.metadata ?? {},
       ...(parsed.task !== undefined ? { task: parsed.task } : {}),
+      ...plannerSecrets(parsed.planner, this.#env),
     };
     const started = await supervisor.createSession(ctx);
     return new Session(supervisor, ctx.session_id, ctx.org_id, started.capabilities, started.state);
@@ -150,10 +158,24 @@ export class Runtime {
   }
 
   readonly audit = {
-    query: (q: AuditQuery = {}): Promise<AuditEvent[]> => this.#auditApi().query(q),
-    count: (q: AuditQuery = {}): Promise<number> => this.#auditApi().count(q),
-    verify: (sessionId: string): Promise<VerifyResult> => this.#auditApi().verify(sessionId),
-    flush: (): Promise<void> => this.#auditApi().flush(),
+    // Reads first collect what session hosts still hold (events wait ~2 ms there before they
+    // leave in a batch), so a query sees every event of the actions that returned before it.
+    query: async (q: AuditQuery = {}): Promise<AuditEvent[]> => {
+      await this.#collectAudit();
+      return this.#auditApi().query(q);
+    },
+    count: async (q: AuditQuery = {}): Promise<number> => {
+      await this.#collectAudit();
+      return this.#auditApi().count(q);
+    },
+    verify: async (sessionId: string): Promise<VerifyResult> => {
+      await this.#collectAudit();
+      return this.#auditApi().verify(sessionId);
+    },
+    flush: async (): Promise<void> => {
+      await this.#collectAudit();
+      return this.#auditApi().flush();
+    },
     deleteOlderThan: (before: Date): Promise<number> => this.#auditApi().deleteOlderThan(before.toISOString()),
     /** deletes events older than audit.retention_days */
     applyRetention: (): Promise<number> =>
@@ -161,6 +183,8 @@ export class Runtime {
         new Date(Date.now() - this.config.audit.retention_days * 86_400_000).toISOString(),
       ),
     stats: () => this.#auditApi().stats(),
+    /** Prometheus text of the audit thread's registry (action and audit metrics) */
+    metrics: (): Promise<string> => this.#auditApi().metrics(),
   };
 
   async health(): Promise<RuntimeHealth> {
@@ -168,7 +192,10 @@ export class Runtime {
     if (this.#auditThreadError || !this.#audit) {
       components.audit_logger = { status: 'unhealthy', detail: this.#auditThreadError ?? 'not started' };
     } else {
-      components.audit_logger = await this.#audit.health();
+      const { database, ...auditLogger } = await this.#audit.health();
+      components.audit_logger = auditLogger;
+      // Database audit store: PostgreSQL's own state (degraded while events wait in the spool).
+      if (database) components.database = database;
     }
     const sup = this.#supervisor?.stats();
     components.workers =
@@ -177,6 +204,7 @@ export class Runtime {
         : sup.respawning_stopped
           ? { status: sup.workers > 0 ? 'degraded' : 'unhealthy', detail: 'workers kept crashing; respawn stopped' }
           : { status: 'healthy' };
+    components.mcp_client = this.#mcp ? this.#mcp.health() : { status: 'unhealthy', detail: 'not started' };
     const statuses = Object.values(components).map((c) => c.status);
     const status: ComponentStatus = statuses.includes('unhealthy')
       ? 'unhealthy'
@@ -202,6 +230,7 @@ export class Runtime {
     clearInterval(this.#retentionTimer);
     try {
       await this.#supervisor?.stop(drainTimeoutMs);
+      await this.#mcp?.close();
       await this.#audit?.close();
     } finally {
       this.#audit?.[Comlink.releaseProxy]();
@@ -218,6 +247,10 @@ export class Runtime {
       );
     }
     return this.#supervisor;
+  }
+
+  async #collectAudit(): Promise<void> {
+    if (this.#state === 'running') await this.#supervisor?.flushAudit();
   }
 
   #auditApi(): Comlink.Remote<AuditApi> {
@@ -294,5 +327,25 @@ export class Session {
 /** Loads the configuration (defaults < config/<ENVIRONMENT>.yaml < env < `config`) and builds a runtime. */
 export function createRuntime(config: ConfigInput = {}, options: RuntimeOptions = {}): Runtime {
   const loaded = loadConfig({ ...options, overrides: config });
-  return new Runtime(loaded, options.logger ?? createLogger(loaded));
+  return new Runtime(loaded, options.logger ?? createLogger(loaded), options.env ?? process.env);
+}
+
+/**
+ * The openai planner's API key, resolved in the main thread from the boot-time environment and
+ * handed to the worker inside the context (never audited: session_started records only the
+ * planner type). Only variables named *_API_KEY may be named, so a request cannot send, say,
+ * DATABASE_URL to a base_url of its choosing.
+ */
+function plannerSecrets(
+  planner: PlannerSpec,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<SessionContext, 'secrets'> {
+  if (planner.type !== 'openai' || planner.api_key_env === undefined) return {};
+  const name = planner.api_key_env;
+  if (!/^[A-Z][A-Z0-9_]*_API_KEY$/.test(name)) {
+    throw new RuntimeError('invalid_request', `planner.api_key_env ${JSON.stringify(name)}: expected a variable name ending in _API_KEY`);
+  }
+  const key = env[name];
+  if (!key) throw new RuntimeError('invalid_request', `planner.api_key_env: ${name} is not set in the runtime's environment`);
+  return { secrets: { planner_api_key: key } };
 }

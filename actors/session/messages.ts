@@ -6,12 +6,19 @@
  */
 import { z } from 'zod';
 import type { Action, ApprovalDecision, SessionContext } from '../../src/contracts.ts';
+import type { McpCallOutcome, McpServerSnapshot } from '../mcp-gateway/messages.ts';
 
 const req = z.number().int();
 const sessionId = z.string();
 
 export const SessionHostMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('session.start'), req, ctx: z.custom<SessionContext>() }),
+  z.object({
+    type: z.literal('session.start'),
+    req,
+    ctx: z.custom<SessionContext>(),
+    /** the session's MCP servers as the gateway knows them at start (issue 4) */
+    mcp: z.custom<McpServerSnapshot[]>().optional(),
+  }),
   z.object({ type: z.literal('session.execute'), req, session_id: sessionId, actions: z.custom<Action[]>() }),
   z.object({ type: z.literal('session.run'), req, session_id: sessionId }),
   z.object({
@@ -24,10 +31,16 @@ export const SessionHostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('session.cancel'), req, session_id: sessionId, reason: z.string() }),
   z.object({ type: z.literal('session.end'), req, session_id: sessionId }),
   z.object({ type: z.literal('session.status'), req, session_id: sessionId }),
+  /** supervisor → host: send the audit events waiting in this host's outbox now (before an audit query) */
+  z.object({ type: z.literal('session.flush_audit'), req }),
   /** supervisor → host: forget an ended session's state (its status TTL expired) */
   z.object({ type: z.literal('session.forget'), session_id: sessionId }),
   /** supervisor → host: finish in-flight work, flush audit, then let the host task end */
   z.object({ type: z.literal('session.shutdown'), req }),
+  /** gateway (via supervisor) → host: the outcome of an mcp.call */
+  z.object({ type: z.literal('session.mcp_result'), call: z.number().int(), outcome: z.custom<McpCallOutcome>() }),
+  /** gateway (via supervisor) → every host: an MCP connection connected, disconnected or changed its tools */
+  z.object({ type: z.literal('session.mcp_status'), snapshot: z.custom<McpServerSnapshot>() }),
   /** audit actor → host: `count` events of this host are now stored */
   z.object({ type: z.literal('session.audit_ack'), count: z.number().int() }),
 ]);

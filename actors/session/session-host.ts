@@ -5,17 +5,23 @@
  *   supervisor ──session.* frames──► SessionHost.mailbox ──► SessionActor (by session_id)
  *   SessionActor ──events──► AuditOutbox ──audit.append──► audit actor
  *   SessionHost ──supervisor.reply / approval_requested / session_ended──► supervisor
+ *   mcp capability ──mcp.call / mcp.cancel──► supervisor ──► MCP gateway (main thread)
+ *     ◄── session.mcp_result / session.mcp_status (connection changes, audited per session)
  */
 import type { Config } from '../../config/schema.ts';
 import type { SessionContext } from '../../src/contracts.ts';
 import { Mailbox } from '../../src/actor-system/mailbox.ts';
 import { AuditOutbox } from '../../src/audit/emit.ts';
-import type { AuditEvent } from '../../src/audit/events.ts';
+import type { AuditEvent, AuditEventDraft } from '../../src/audit/events.ts';
+import { McpCallClient } from '../../src/capabilities/mcp/call-client.ts';
+import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
+import { McpCapabilityProvider, McpRegistry } from '../../src/capabilities/mcp/provider.ts';
 import { loadSkills } from '../../src/capabilities/skills/loader.ts';
 import { RuntimeError, toWireError } from '../../src/errors.ts';
 import { CapabilityGraphBuilder } from '../../src/execution/capability-graph.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import type { AuditMessage } from '../audit/messages.ts';
+import type { McpServerSnapshot } from '../mcp-gateway/messages.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { SessionHostMessage } from './messages.ts';
 import { createPlanner } from './planners/index.ts';
@@ -28,6 +34,10 @@ export class SessionHost {
   readonly #sessions = new Map<string, SessionActor>();
   readonly #builder: CapabilityGraphBuilder;
   readonly #mailbox: Mailbox<SessionHostMessage>;
+  readonly #mcpRegistry = new McpRegistry();
+  readonly #mcpClient: McpCallClient;
+  /** session id → the MCP connection keys it uses, for connection events in its audit chain */
+  readonly #mcpKeys = new Map<string, Set<string>>();
   #onShutdown: (() => void) | undefined;
   readonly shutDown: Promise<void>;
 
@@ -45,11 +55,15 @@ export class SessionHost {
     toAudit.onMessage((m) => {
       if (m.type === 'session.audit_ack') this.#outbox.ack(m.count);
     });
-    this.#builder = new CapabilityGraphBuilder({
-      cacheTtlSeconds: config.capability.cache_ttl,
-      maxSkillsPerAgent: config.capability.max_skills_per_agent,
-      maxMcpServersPerOrg: config.capability.max_mcp_servers_per_org,
-    });
+    this.#mcpClient = new McpCallClient((m) => toSupervisor.send(m));
+    this.#builder = new CapabilityGraphBuilder(
+      {
+        cacheTtlSeconds: config.capability.cache_ttl,
+        maxSkillsPerAgent: config.capability.max_skills_per_agent,
+        maxMcpServersPerOrg: config.capability.max_mcp_servers_per_org,
+      },
+      new McpCapabilityProvider(this.#mcpRegistry, this.#mcpClient),
+    );
     this.#mailbox = new Mailbox(
       (m) => this.#handle(m),
       (err) => console.error('session host: message handler failed', err),
@@ -66,15 +80,29 @@ export class SessionHost {
     if (m.type === 'session.audit_ack') return;
     if (m.type === 'session.forget') {
       this.#sessions.delete(m.session_id);
+      this.#mcpKeys.delete(m.session_id);
+      return;
+    }
+    if (m.type === 'session.mcp_result') {
+      this.#mcpClient.settle(m.call, m.outcome);
+      return;
+    }
+    if (m.type === 'session.mcp_status') {
+      this.#onMcpStatus(m.snapshot);
       return;
     }
     this.#reply(m.req, this.#dispatch(m));
   }
 
-  #dispatch(m: Exclude<SessionHostMessage, { type: 'session.audit_ack' | 'session.forget' }>): Promise<unknown> {
+  #dispatch(
+    m: Exclude<
+      SessionHostMessage,
+      { type: 'session.audit_ack' | 'session.forget' | 'session.mcp_result' | 'session.mcp_status' }
+    >,
+  ): Promise<unknown> {
     switch (m.type) {
       case 'session.start':
-        return this.#start(m.ctx);
+        return this.#start(m.ctx, m.mcp ?? []);
       case 'session.execute':
         return this.#session(m.session_id).then((s) => s.execute(m.actions));
       case 'session.run':
@@ -91,13 +119,17 @@ export class SessionHost {
         return this.#session(m.session_id).then((s) => s.status());
       case 'session.shutdown':
         return this.#shutdown();
+      case 'session.flush_audit':
+        this.#outbox.flush();
+        return Promise.resolve();
     }
   }
 
-  async #start(ctx: SessionContext) {
+  async #start(ctx: SessionContext, mcp: McpServerSnapshot[]) {
     if (this.#sessions.has(ctx.session_id)) {
       throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);
     }
+    for (const snapshot of mcp) this.#mcpRegistry.update(snapshot);
     const skills = ctx.skills.length > 0 ? await loadSkills(this.#config.runtime.skills_dir) : new Map();
     const graph = await this.#builder.build(ctx, skills);
     const planner = createPlanner(ctx.planner, ctx.secrets);
@@ -114,6 +146,14 @@ export class SessionHost {
       executeCodeMaxMemoryMb: r.execute_code_max_memory_mb,
     });
     this.#sessions.set(ctx.session_id, actor);
+    if (ctx.mcp_servers.length > 0) {
+      this.#mcpKeys.set(ctx.session_id, new Set(ctx.mcp_servers.map((s) => mcpConnectionKey(ctx.org_id, s))));
+      // Each server's state at start goes into the session's own chain, right after session_started.
+      for (const snapshot of mcp) {
+        const current = this.#mcpRegistry.get(snapshot.key) ?? snapshot;
+        actor.recordEvent(mcpConnectionEvent(current, 'at session start'));
+      }
+    }
     return { session_id: ctx.session_id, state: actor.state, capabilities: actor.capabilities };
   }
 
@@ -128,6 +168,17 @@ export class SessionHost {
     setTimeout(() => this.#sessions.delete(sessionId), ttlMs).unref();
   }
 
+  /** A connection changed: newer state is kept; a connect or disconnect is audited in each session using it. */
+  #onMcpStatus(snapshot: McpServerSnapshot): void {
+    const previous = this.#mcpRegistry.update(snapshot);
+    if (previous === null) return;
+    if (previous && previous.connected === snapshot.connected) return;
+    for (const [sessionId, keys] of this.#mcpKeys) {
+      if (!keys.has(snapshot.key)) continue;
+      this.#sessions.get(sessionId)?.recordEvent(mcpConnectionEvent(snapshot, ''));
+    }
+  }
+
   /** Cancels what is still running, then waits until the audit actor has stored every event. */
   async #shutdown(): Promise<void> {
     await Promise.all(
@@ -137,26 +188,43 @@ export class SessionHost {
           : s.cancel('the runtime is stopping'),
       ),
     );
+    this.#mcpClient.failAll('the runtime is stopping');
     await this.#outbox.drained();
     queueMicrotask(() => this.#onShutdown?.());
   }
 
   #reply(req: number, work: Promise<unknown>): void {
-    // The audit frame leaves before the reply, so a caller that reads the trail right after
-    // a result finds that result's events (see AuditActor.#caughtUp).
     work.then(
-      (value) => {
-        this.#outbox.flush();
-        this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: true, value: value ?? null });
-      },
-      (err) => {
-        this.#outbox.flush();
-        this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: false, error: toWireError(err) });
-      },
+      (value) => this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: true, value: value ?? null }),
+      (err) => this.#toSupervisor.send({ type: 'supervisor.reply', req, ok: false, error: toWireError(err) }),
     );
   }
+
 
   get auditOutbox(): AuditOutbox {
     return this.#outbox;
   }
+}
+
+function mcpConnectionEvent(snapshot: McpServerSnapshot, when: string): AuditEventDraft {
+  const suffix = when ? ` ${when}` : '';
+  return snapshot.connected
+    ? {
+        event_type: 'mcp_connected',
+        message: `MCP server ${snapshot.server_id} connected${suffix}`,
+        mcp_server_id: snapshot.server_id,
+        mcp_server_name: snapshot.server_name,
+        success: true,
+        metadata: { tools: snapshot.tools.map((t) => t.name), version: snapshot.version },
+      }
+    : {
+        event_type: 'mcp_disconnected',
+        severity: 'warning',
+        message: `MCP server ${snapshot.server_id} disconnected${suffix}`,
+        mcp_server_id: snapshot.server_id,
+        mcp_server_name: snapshot.server_name,
+        success: false,
+        error_message: snapshot.error ?? null,
+        metadata: { version: snapshot.version },
+      };
 }

@@ -9,6 +9,10 @@
  *
  *   piscina task of worker n rejects (thread died) ──► #onWorkerDied(n): fail its sessions'
  *   in-flight work with worker_crashed, audit it, start a replacement (RestartPolicy permitting).
+ *
+ *   MCP (issue 4): createSession ──acquire──► McpGateway (this thread) ──snapshots──► session.start
+ *   host ──mcp.call / mcp.cancel──► #onMessage ──► McpGateway ──session.mcp_result──► that host
+ *   McpGateway change ──session.mcp_status──► every host
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -38,12 +42,16 @@ import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import { workerEntry } from '../../src/worker-entry.ts';
 import type { AuditApi } from '../../workers/audit.worker.ts';
 import type { HostTask } from '../../workers/session.worker.ts';
+import type { McpGateway } from '../mcp-gateway/gateway.ts';
+import type { McpGatewayMessage } from '../mcp-gateway/messages.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
 import type { SupervisorMessage } from './messages.ts';
 import { type SessionEntry, SessionTable, isTerminal } from './session-table.ts';
 
 /** Control asks (start, status, approve) answer fast; execute/run are bounded by session timeouts. */
 const CONTROL_ASK_TIMEOUT_MS = 30_000;
+/** while stopping, how often the audit actor is asked to write what it holds */
+const SHUTDOWN_FLUSH_EVERY_MS = 50;
 
 interface WorkerSlot {
   slot: number;
@@ -88,11 +96,17 @@ export class Supervisor {
   #restarts = 0;
   #generation = 0;
   readonly #inflightWork = new Set<Promise<unknown>>();
+  readonly #mcp: McpGateway | undefined;
 
-  constructor(config: Config, audit: Comlink.Remote<AuditApi>, log: Logger) {
+  constructor(config: Config, audit: Comlink.Remote<AuditApi>, log: Logger, mcp?: McpGateway) {
     this.#config = config;
     this.#audit = audit;
     this.#log = log.child({ actor: 'supervisor' });
+    this.#mcp = mcp;
+    // Connection changes reach every host; each audits them in the sessions that use the server.
+    mcp?.onChange((snapshot) => {
+      for (const slot of this.#slots.keys()) this.#relay.send(workerRef(slot), { type: 'session.mcp_status', snapshot });
+    });
     this.#restart = new RestartPolicy(
       config.runtime.max_restarts,
       config.runtime.restart_window_seconds * 1000,
@@ -153,13 +167,19 @@ export class Supervisor {
     };
     this.#table.add(entry);
     try {
+      // Connect (or join) the session's MCP servers first, so its graph holds their tools.
+      const mcp =
+        this.#mcp && ctx.mcp_servers.length > 0
+          ? await this.#mcp.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers)
+          : undefined;
       await this.#slots.get(slot)!.ready;
       return await this.#ask<{ session_id: string; state: SessionState; capabilities: CapabilitySummary[] }>(
         slot,
-        (req) => ({ type: 'session.start', req, ctx }),
+        (req) => ({ type: 'session.start', req, ctx, ...(mcp ? { mcp } : {}) }),
         { timeoutMs: CONTROL_ASK_TIMEOUT_MS },
       );
     } catch (err) {
+      this.#mcp?.release(ctx.session_id);
       this.#table.remove(ctx.session_id);
       throw err;
     }
@@ -262,6 +282,17 @@ export class Supervisor {
     );
   }
 
+  /** Asks every session host to send its waiting audit events now (read-your-writes for audit queries). */
+  async flushAudit(): Promise<void> {
+    await Promise.all(
+      [...this.#slots.keys()].map((slot) =>
+        this.#ask(slot, (req) => ({ type: 'session.flush_audit', req }), { timeoutMs: CONTROL_ASK_TIMEOUT_MS }).catch(
+          () => {},
+        ),
+      ),
+    );
+  }
+
   /** The org a session belongs to (for API authorisation), or undefined. */
   orgOf(sessionId: string): string | undefined {
     return this.#table.get(sessionId)?.identity.org_id;
@@ -298,11 +329,15 @@ export class Supervisor {
     this.#stopping = true;
     const drained = Promise.allSettled([...this.#inflightWork]);
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref())]);
+    // Each host answers once the audit actor acknowledged its events as stored; flush while we
+    // wait, or a long audit.flush_interval would hold the stop until CONTROL_ASK_TIMEOUT_MS (issue 5).
+    const flushing = setInterval(() => void this.#audit.flush().catch(() => {}), SHUTDOWN_FLUSH_EVERY_MS);
     await Promise.allSettled(
       [...this.#slots.keys()].map((slot) =>
         this.#ask(slot, (req) => ({ type: 'session.shutdown', req }), { timeoutMs: CONTROL_ASK_TIMEOUT_MS }),
       ),
     );
+    clearInterval(flushing);
     await this.#pool?.destroy();
     for (const slot of this.#slots.values()) slot.transport.close();
     this.#slots.clear();
@@ -387,9 +422,43 @@ export class Supervisor {
       }
       case 'supervisor.session_ended':
         this.#table.end(m.session_id, m.state);
+        this.#mcp?.release(m.session_id);
         this.#forgetLater(m.session_id);
         return;
+      case 'mcp.call':
+      case 'mcp.cancel':
+        this.#onMcpMessage(worker, m);
+        return;
     }
+  }
+
+  #onMcpMessage(worker: WorkerSlot, m: McpGatewayMessage): void {
+    // owner is unique per spawned host, so a replacement's call ids never meet the dead one's.
+    const host = worker.owner;
+    if (m.type === 'mcp.cancel') {
+      this.#mcp?.cancel(host, m.call, m.reason);
+      return;
+    }
+    const reply = (outcome: Awaited<ReturnType<McpGateway['call']>>) => {
+      // The host may have died meanwhile; its replacement never asked.
+      if (this.#slots.get(worker.slot) !== worker) return;
+      this.#relay.send(workerRef(worker.slot), { type: 'session.mcp_result', call: m.call, outcome });
+    };
+    if (!this.#mcp) {
+      reply({
+        ok: false,
+        error: { code: 'mcp_unavailable', message: 'this runtime has no MCP gateway' },
+        meta: { duration_ms: 0, attempts: 0, server_name: '' },
+      });
+      return;
+    }
+    this.#mcp.call(host, m).then(reply, (err: unknown) =>
+      reply({
+        ok: false,
+        error: { code: 'mcp_call_failed', message: (err as Error)?.message ?? String(err) },
+        meta: { duration_ms: 0, attempts: 0, server_name: '' },
+      }),
+    );
   }
 
   async #onWorkerDied(worker: WorkerSlot, err: unknown): Promise<void> {
@@ -404,6 +473,7 @@ export class Supervisor {
     this.#relay.unregister(workerRef(worker.slot));
     this.#slots.delete(worker.slot);
     worker.transport.close();
+    this.#mcp?.cancelHost(worker.owner);
 
     // 1. Replace it at once (new sessions wait for it), unless workers are crash-looping.
     this.#restarts++;
@@ -469,6 +539,7 @@ export class Supervisor {
         ended_at: new Date().toISOString(),
       };
       this.#table.end(entry.identity.session_id, 'failed');
+      this.#mcp?.release(entry.identity.session_id);
       this.#forgetLater(entry.identity.session_id);
     }
     try {

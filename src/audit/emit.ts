@@ -14,6 +14,15 @@ import type { AuditEvent, AuditEventDraft } from './events.ts';
 import { GENESIS_HASH } from './events.ts';
 import { hashEvent } from './hash-chain.ts';
 
+/**
+ * Events wait up to FLUSH_DELAY_MS (or until MAX_PENDING_EVENTS) before they leave as one
+ * frame: waking the audit thread once per action would cost more than the action itself.
+ * Audit queries ask every host to flush first (session.flush_audit), so reads still see
+ * every event of the actions that returned before them.
+ */
+const FLUSH_DELAY_MS = 2;
+const MAX_PENDING_EVENTS = 512;
+
 export interface AuditSink {
   send(events: AuditEvent[]): void;
 }
@@ -22,7 +31,7 @@ export class AuditOutbox {
   readonly #sink: AuditSink;
   readonly #window: number;
   #pending: AuditEvent[] = [];
-  #scheduled = false;
+  #timer: NodeJS.Timeout | undefined;
   #unacked = 0;
   #waiters: Array<() => void> = [];
 
@@ -34,15 +43,14 @@ export class AuditOutbox {
   push(event: AuditEvent): void {
     this.#pending.push(event);
     this.#unacked++;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.flush);
-    }
+    if (this.#pending.length >= MAX_PENDING_EVENTS) this.flush();
+    else if (!this.#timer) this.#timer = setTimeout(this.flush, FLUSH_DELAY_MS);
   }
 
-  /** sends what is pending now (also called before the thread exits) */
+  /** sends what is pending now (before an audit query, and before the thread exits) */
   flush = (): void => {
-    this.#scheduled = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];

@@ -24,8 +24,9 @@ describe('AuditOutbox backpressure', () => {
     });
     await Promise.resolve();
     expect(woke).toBe(false);
-    // 3. Events of one tick leave as one batch.
-    await Promise.resolve();
+    // 3. Events wait a moment and leave together as one batch.
+    expect(sent).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 20));
     expect(sent).toHaveLength(1);
     expect(sent[0]).toHaveLength(3);
     // 4. The audit actor acknowledges two: the producer wakes.
