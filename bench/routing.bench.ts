@@ -44,6 +44,8 @@ export async function run(options: Record<string, string>): Promise<Record<strin
   const sessions = Number(options.sessions ?? 256);
   const actionsPerSession = Number(options.actions ?? 200);
   const idleSessions = Number(options.idle ?? 10_000);
+  // actions per execute() call in the throughput phase (an external planner submitting a step)
+  const batch = Number(options.batch ?? 1);
   const dir = await mkdtemp(path.join(tmpdir(), 'semibot-bench-'));
   const runtime = createRuntime(
     {
@@ -74,18 +76,21 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     const warm = Promise.all(many.map((s) => s.execute({ name: 'echo', params: { message: 'warm' } })));
     await warm;
     const perAction: number[] = [];
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       many.map(async (s, si) => {
-        for (let i = 0; i < actionsPerSession; i++) {
+        for (let i = 0; i < actionsPerSession; i += batch) {
           const a0 = performance.now();
-          const r = await s.execute({ name: 'echo', params: { message: `${si}-${i}` } });
+          const step = Array.from({ length: batch }, (_, k) => ({ name: 'echo', params: { message: `${si}-${i + k}` } }));
+          const results = await s.execute(step);
           perAction.push(performance.now() - a0);
-          if (!r.success) throw new Error(`action failed: ${JSON.stringify(r.error)}`);
+          for (const r of results) if (!r.success) throw new Error(`action failed: ${JSON.stringify(r.error)}`);
         }
       }),
     );
     const elapsedS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const total = sessions * actionsPerSession;
     await runtime.audit.flush();
     const stored = await runtime.audit.count({ org_id: IDS.org_id });
@@ -121,10 +126,13 @@ export async function run(options: Record<string, string>): Promise<Record<strin
       },
       throughput: {
         sessions,
+        actions_per_execute: batch,
         actions: total,
         seconds: round(elapsedS, 3),
         actions_per_s: Math.round(total / elapsedS),
-        per_action_latency: summarize(perAction),
+        // CPU of every thread (main, workers, audit) per action: the machine-independent cost.
+        cpu_us_per_action: round((cpu.user + cpu.system) / total, 1),
+        per_execute_latency: summarize(perAction),
         audit_events_stored: stored,
         audit_storage: 'file',
         bar: '>= 50,000 no-op actions/s',
