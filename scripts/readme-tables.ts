@@ -12,7 +12,7 @@ export const README = path.resolve(import.meta.dirname, '../README.md');
 
 function leaves(tree: Record<string, unknown>, prefix = ''): Array<[string, unknown]> {
   return Object.entries(tree).flatMap(([k, v]) =>
-    v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && !k.endsWith('tokens')
+    v && typeof v === 'object' && !Array.isArray(v) && !k.endsWith('tokens')
       ? leaves(v as Record<string, unknown>, `${prefix}${k}.`)
       : [[`${prefix}${k}`, v] as [string, unknown]],
   );

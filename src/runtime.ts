@@ -119,6 +119,11 @@ export class Runtime {
   /** Starts a session. `planner` overrides the request's planner field. */
   async createSession(request: SessionRequest, planner?: PlannerSpec): Promise<Session> {
     const supervisor = this.#running();
+    // No new work that could not be audited: with the audit thread gone, refuse rather than
+    // run sessions whose events would have nowhere to go.
+    if (this.#auditThreadError) {
+      throw new RuntimeError('audit_unavailable', `the audit thread is down: ${this.#auditThreadError}`);
+    }
     const parsed = parseOrThrow(
       SessionRequestSchema,
       planner ? { ...request, planner } : request,
