@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { PendingApproval, SessionState } from '../../src/contracts.ts';
 import type { WireError } from '../../src/errors.ts';
+import { McpGatewayMessageSchema } from '../mcp-gateway/messages.ts';
 
 export const SupervisorMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('supervisor.ready'), slot: z.number().int(), thread_id: z.number().int() }),
@@ -25,5 +26,7 @@ export const SupervisorMessageSchema = z.discriminatedUnion('type', [
     state: z.custom<SessionState>(),
     error: z.custom<WireError>().optional(),
   }),
+  /** host → MCP gateway, relayed by the supervisor: mcp.call and mcp.cancel (issue 4) */
+  ...McpGatewayMessageSchema.options,
 ]);
 export type SupervisorMessage = z.infer<typeof SupervisorMessageSchema>;

@@ -1,0 +1,213 @@
+/**
+ * The MCP gateway actor: one connection per configured server (keyed by org + server id +
+ * transport config), shared by every session of that org that names it. It lives on the main
+ * thread beside the supervisor, which relays the hosts' messages to it.
+ *
+ *   Supervisor.createSession ──acquire(session, org, servers)──► McpGateway ──► McpConnection (SDK Client)
+ *        ◄── snapshots (connected?, tools) ── passed into session.start ─────────►  stdio child | HTTP
+ *   worker: SessionHost ──mcp.call / mcp.cancel──► Supervisor ──► McpGateway.call/cancel
+ *        ◄── session.mcp_result ── Supervisor ◄── outcome
+ *   McpConnection state or tool list changes ──onChange──► Supervisor ──session.mcp_status──► every host
+ *
+ * A connection lives while sessions use it and lingers IDLE_LINGER_MS after the last one
+ * ends, so a burst of short sessions does not respawn the server each time.
+ */
+import type { Config } from '../../config/schema.ts';
+import type { McpServerConfig } from '../../src/contracts.ts';
+import { RuntimeError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
+import { McpConnection } from './connection.ts';
+import type { McpCallOutcome, McpGatewayMessage, McpServerSnapshot } from './messages.ts';
+
+export const IDLE_LINGER_MS = 30_000;
+
+interface Entry {
+  connection: McpConnection;
+  sessions: Set<string>;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+export interface McpGatewayStats {
+  connections: number;
+  connected: number;
+  calls_in_flight: number;
+}
+
+export class McpGateway {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #entries = new Map<string, Entry>();
+  readonly #sessionKeys = new Map<string, string[]>();
+  readonly #calls = new Map<string, AbortController>();
+  readonly #listeners = new Set<(snapshot: McpServerSnapshot) => void>();
+  #closed = false;
+
+  constructor(config: Config, log: Logger) {
+    this.#config = config;
+    this.#log = log.child({ actor: 'mcp-gateway' });
+  }
+
+  /** Subscribes to connection and tool-list changes. */
+  onChange(listener: (snapshot: McpServerSnapshot) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Registers a session's servers, enforcing max_mcp_servers_per_org, and waits until each
+   * connection attempt has settled (bounded by mcp.connection_timeout). A server that could
+   * not connect is returned disconnected (it keeps reconnecting); it does not fail the session.
+   */
+  async acquire(
+    sessionId: string,
+    orgId: string,
+    servers: readonly McpServerConfig[],
+  ): Promise<McpServerSnapshot[]> {
+    if (this.#closed) throw new RuntimeError('runtime_stopping');
+    if (servers.length === 0) return [];
+    const seen = new Set<string>();
+    for (const s of servers) {
+      if (seen.has(s.id))
+        throw new RuntimeError('invalid_context', `mcp_servers: the id ${s.id} is given twice`);
+      seen.add(s.id);
+    }
+    const keys = servers.map((s) => mcpConnectionKey(orgId, s));
+    const max = this.#config.capability.max_mcp_servers_per_org;
+    const inUse = new Set(keys);
+    for (const [key, entry] of this.#entries) {
+      if (entry.connection.orgId === orgId && entry.sessions.size > 0) inUse.add(key);
+    }
+    if (inUse.size > max) {
+      throw new RuntimeError(
+        'too_many_mcp_servers',
+        `org ${orgId} would use ${inUse.size} MCP servers; max_mcp_servers_per_org is ${max}`,
+        { org_id: orgId, servers: inUse.size, max },
+      );
+    }
+    this.#sessionKeys.set(sessionId, keys);
+    const entries = servers.map((server, i) => this.#entry(keys[i]!, orgId, server));
+    for (const entry of entries) {
+      entry.sessions.add(sessionId);
+      clearTimeout(entry.idleTimer);
+      entry.idleTimer = undefined;
+    }
+    await Promise.all(entries.map((e) => e.connection.settle()));
+    return entries.map((e) => e.connection.snapshot());
+  }
+
+  /** The session ended: its connections may close once no session uses them. */
+  release(sessionId: string): void {
+    const keys = this.#sessionKeys.get(sessionId);
+    if (!keys) return;
+    this.#sessionKeys.delete(sessionId);
+    for (const key of keys) {
+      const entry = this.#entries.get(key);
+      if (!entry) continue;
+      entry.sessions.delete(sessionId);
+      if (entry.sessions.size > 0 || entry.idleTimer) continue;
+      entry.idleTimer = setTimeout(() => {
+        if (entry.sessions.size > 0) return;
+        this.#entries.delete(key);
+        void entry.connection.close();
+      }, IDLE_LINGER_MS);
+      entry.idleTimer.unref();
+    }
+  }
+
+  /** Runs one mcp.call from a host (`host` names the caller so call ids cannot clash). */
+  async call(host: string, m: Extract<McpGatewayMessage, { type: 'mcp.call' }>): Promise<McpCallOutcome> {
+    const entry = this.#entries.get(m.key);
+    const noMeta = { duration_ms: 0, attempts: 0, server_name: entry?.connection.name ?? '' };
+    if (!entry?.sessions.has(m.session_id)) {
+      return {
+        ok: false,
+        error: { code: 'mcp_unavailable', message: `session ${m.session_id} has no MCP server ${m.key}` },
+        meta: noMeta,
+      };
+    }
+    const id = `${host}:${m.call}`;
+    const controller = new AbortController();
+    this.#calls.set(id, controller);
+    try {
+      return await entry.connection.call(m.tool, m.args, controller.signal);
+    } finally {
+      this.#calls.delete(id);
+    }
+  }
+
+  /** The caller gave up (action timeout or cancel): abort the SDK request, which tells the server. */
+  cancel(host: string, call: number, reason: string): void {
+    this.#calls.get(`${host}:${call}`)?.abort(new RuntimeError('action_cancelled', reason));
+  }
+
+  /** A host died: abort every call it had in flight. */
+  cancelHost(host: string): void {
+    for (const [id, controller] of this.#calls) {
+      if (id.startsWith(`${host}:`))
+        controller.abort(new RuntimeError('worker_crashed', `host ${host} died`));
+    }
+  }
+
+  snapshots(): McpServerSnapshot[] {
+    return [...this.#entries.values()].map((e) => e.connection.snapshot());
+  }
+
+  stats(): McpGatewayStats {
+    let connected = 0;
+    for (const e of this.#entries.values()) if (e.connection.state === 'connected') connected++;
+    return { connections: this.#entries.size, connected, calls_in_flight: this.#calls.size };
+  }
+
+  /** healthy when every connection in use is connected; degraded while some are down. */
+  health(): { status: 'healthy' | 'degraded'; detail?: string } {
+    const down = [...this.#entries.values()].filter(
+      (e) => e.sessions.size > 0 && e.connection.state !== 'connected',
+    );
+    if (down.length === 0) return { status: 'healthy', detail: `${this.#entries.size} connection(s)` };
+    return {
+      status: 'degraded',
+      detail: `${down.length} MCP server(s) disconnected: ${down.map((e) => e.connection.key).join(', ')}`,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const controller of this.#calls.values()) controller.abort(new RuntimeError('runtime_stopping'));
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    for (const e of entries) clearTimeout(e.idleTimer);
+    await Promise.all(entries.map((e) => e.connection.close()));
+  }
+
+  #entry(key: string, orgId: string, server: McpServerConfig): Entry {
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      const mcp = this.#config.mcp;
+      entry = {
+        connection: new McpConnection(key, orgId, server, {
+          connectionTimeoutMs: mcp.connection_timeout * 1000,
+          callTimeoutMs: mcp.call_timeout * 1000,
+          maxRetries: mcp.max_retries,
+          reconnectDelayMs: mcp.reconnect_delay * 1000,
+          log: this.#log,
+          onChange: (snapshot) => this.#emit(snapshot),
+        }),
+        sessions: new Set(),
+        idleTimer: undefined,
+      };
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  #emit(snapshot: McpServerSnapshot): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(snapshot);
+      } catch (err) {
+        this.#log.error({ err }, 'MCP change listener failed');
+      }
+    }
+  }
+}
