@@ -105,6 +105,8 @@ export interface SessionContext {
   planner: PlannerSpec;
   task?: string;
   metadata: Record<string, unknown>;
+  /** resolved in the main thread at creation (e.g. the openai planner's API key); never audited */
+  secrets?: { planner_api_key?: string };
 }
 
 export type SessionState = 'running' | 'waiting_approval' | 'completed' | 'failed' | 'cancelled';

@@ -10,11 +10,15 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { AuditActor } from '../actors/audit/audit-actor.ts';
 import type { Config } from '../config/schema.ts';
 import { createAuditStore } from '../src/audit/stores/index.ts';
+import { AuditMetrics } from '../src/metrics/audit-metrics.ts';
 
 const { config } = workerData as { config: Config };
-const actor = new AuditActor(config.audit, createAuditStore(config), (msg) =>
+// Action and audit metrics are counted here, where every terminal event passes (see audit-metrics.ts).
+const metrics = new AuditMetrics();
+const actor = new AuditActor(config.audit, metrics.instrument(createAuditStore(config)), (msg) =>
   parentPort!.postMessage({ log: 'warn', msg }),
 );
+metrics.trackBuffer(() => actor.stats().buffered);
 
 export const auditApi = {
   init: () => actor.init(),
@@ -29,6 +33,8 @@ export const auditApi = {
   health: () => actor.health(),
   stats: () => actor.stats(),
   close: () => actor.close(),
+  /** Prometheus text of this thread's registry */
+  metrics: () => metrics.text(),
 };
 export type AuditApi = typeof auditApi;
 

@@ -10,6 +10,7 @@ import { AuditQuerySchema } from '../../audit/events.ts';
 import { createAuditStore } from '../../audit/stores/index.ts';
 import type { AuditStore } from '../../audit/stores/store.ts';
 import { type Command, EXIT_FAILED, EXIT_OK, UsageError } from '../command.ts';
+import { AUDIT_QUERY_HELP, auditQuery } from './audit-query.ts';
 
 const PAGE = 5000;
 
@@ -17,17 +18,21 @@ type Sub = (store: AuditStore, argv: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, Sub> = {
   verify: verify,
+  query: auditQuery,
 };
 
 export const auditCommand: Command = {
   name: 'audit',
-  summary: 'inspect the audit trail (verify hash chains)',
+  summary: 'inspect the audit trail (verify hash chains, query events)',
   help: `Usage: semibot-runtime audit verify [--session ID] [--json]
+       semibot-runtime audit query [--org ID] [--session ID] [--type T]... [--json] ...
 
 verify   recompute each session's hash chain in the configured audit store
          (AUDIT_STORAGE_TYPE, AUDIT_LOG_DIR, DATABASE_URL) and report the first event that
          was altered, removed or reordered. Without --session, every session in the store.
-         Exit code 0 when every chain holds, 1 when one is broken.`,
+         Exit code 0 when every chain holds, 1 when one is broken.
+
+${AUDIT_QUERY_HELP}`,
 
   async run(argv) {
     const [sub, ...rest] = argv;

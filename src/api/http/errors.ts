@@ -1,0 +1,57 @@
+/**
+ * Maps anything a route throws to `{"error": {"code", "message"}}` with the status that
+ * src/errors.ts's catalogue gives the code. Fastify's own errors (body too large, bad JSON,
+ * wrong content type, rate limit) are translated to catalogue codes first.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CATALOGUE, type ErrorCode, type WireError, isErrorCode, toWireError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
+  FST_ERR_VALIDATION: 'invalid_request',
+};
+
+export function toHttpError(err: unknown): { status: number; body: { error: WireError } } {
+  const e = err as Partial<FastifyError> & { code?: unknown };
+  let wire: WireError;
+  if (typeof e?.code === 'string' && FASTIFY_CODES[e.code]) {
+    const code = FASTIFY_CODES[e.code]!;
+    wire = {
+      code,
+      message:
+        e.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+          ? `the body is not valid JSON: ${e.message}`
+          : (e.message ?? ERROR_CATALOGUE[code].message),
+    };
+  } else if (e?.statusCode === 429) {
+    wire = { code: 'rate_limited', message: e.message ?? ERROR_CATALOGUE.rate_limited.message };
+  } else if (isErrorCode(e?.code)) {
+    wire = toWireError(err);
+  } else if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    wire = { code: 'invalid_request', message: e.message ?? 'bad request' };
+  } else {
+    wire = toWireError(err);
+  }
+  // Issues carry the client's own input back; keep the answer to code and message.
+  return {
+    status: ERROR_CATALOGUE[wire.code].status,
+    body: { error: { code: wire.code, message: wire.message } },
+  };
+}
+
+export function errorHandler(log: Logger) {
+  return (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const { status, body } = toHttpError(err);
+    if (status >= 500)
+      log.error({ err, route: request.routeOptions.url, code: body.error.code }, 'request failed');
+    if (status === 429 && (err as { headers?: Record<string, string> }).headers) {
+      reply.headers((err as { headers: Record<string, string> }).headers);
+    }
+    return reply.status(status).send(body);
+  };
+}

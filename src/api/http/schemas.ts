@@ -1,0 +1,57 @@
+/**
+ * Request shapes of the HTTP API that are not already in src/contracts.ts (the session
+ * body, actions and approvals are). Query strings arrive as text and are coerced here.
+ */
+import { z } from 'zod';
+import { ActionSchema } from '../../contracts.ts';
+import { AuditEventTypeSchema } from '../../audit/events.ts';
+
+/** POST /v1/sessions/:id/actions takes a bare array or {actions: [...]} */
+export const ActionBatchSchema = z.union([
+  z.array(ActionSchema).min(1).max(1000),
+  z.strictObject({ actions: z.array(ActionSchema).min(1).max(1000) }).transform((b) => b.actions),
+]);
+
+export const ApprovalBodySchema = z.strictObject({
+  granted: z.boolean(),
+  reason: z.string().max(10_000).optional(),
+  params_hash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+
+const one = (v: unknown) => (Array.isArray(v) ? v.at(-1) : v);
+const intText = (max: number) =>
+  z.preprocess(
+    one,
+    z
+      .string()
+      .regex(/^\d+$/, 'expected a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(max)),
+  );
+
+/** GET /v1/audit/events and /v1/audit/count */
+export const AuditQueryParamsSchema = z.strictObject({
+  org_id: z.preprocess(one, z.string().min(1)).optional(),
+  user_id: z.preprocess(one, z.string().min(1)).optional(),
+  agent_id: z.preprocess(one, z.string().min(1)).optional(),
+  session_id: z.preprocess(one, z.string().min(1)).optional(),
+  event_type: z
+    .preprocess(
+      (v) => (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')),
+      z.array(AuditEventTypeSchema),
+    )
+    .optional(),
+  success: z
+    .preprocess(
+      one,
+      z.enum(['true', 'false']).transform((s) => s === 'true'),
+    )
+    .optional(),
+  since: z.preprocess(one, z.iso.datetime({ offset: true })).optional(),
+  until: z.preprocess(one, z.iso.datetime({ offset: true })).optional(),
+  limit: intText(10_000).pipe(z.number().min(1, 'limit must be at least 1')).optional(),
+  offset: intText(Number.MAX_SAFE_INTEGER).optional(),
+});

@@ -1,0 +1,91 @@
+/**
+ * Session routes (SPEC contract table). Each parses its body with a schema, checks the token's
+ * org, then asks the runtime; errors are mapped by errors.ts.
+ *
+ *   POST   /v1/sessions                          → runtime.createSession (+ run() for autonomous planners)
+ *   GET    /v1/sessions/:id                      → session.status()
+ *   POST   /v1/sessions/:id/actions              → session.execute(batch)   (external planner)
+ *   POST   /v1/sessions/:id/approvals/:action_id → session.approve()
+ *   DELETE /v1/sessions/:id                      → session.cancel()
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SessionRequestSchema } from '../../contracts.ts';
+import { RuntimeError } from '../../errors.ts';
+import type { Runtime, Session } from '../../runtime.ts';
+import { parseOrThrow } from '../../validation.ts';
+import { type Principal, assertOrg } from './auth.ts';
+import { ActionBatchSchema, ApprovalBodySchema } from './schemas.ts';
+
+export interface RouteDeps {
+  runtime: Runtime;
+  principal(request: FastifyRequest): Principal;
+  /** true once SIGTERM arrived: no new sessions or action batches */
+  draining(): boolean;
+  /** registers work the daemon must let finish (up to its drain timeout) before stopping */
+  track<T>(work: Promise<T>): Promise<T>;
+}
+
+export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const { runtime } = deps;
+
+  /** The session, if it exists and belongs to the token's org (else 404, never "it exists elsewhere"). */
+  const sessionFor = (request: FastifyRequest): Session => {
+    const { id } = request.params as { id: string };
+    const session = runtime.session(id);
+    const org = deps.principal(request).org_id;
+    if (org !== undefined && session.orgId !== org)
+      throw new RuntimeError('session_not_found', `no session ${id}`);
+    return session;
+  };
+
+  const refuseWhileDraining = () => {
+    if (deps.draining())
+      throw new RuntimeError('runtime_stopping', 'the daemon is shutting down; it takes no new work');
+  };
+
+  app.post('/v1/sessions', async (request, reply) => {
+    refuseWhileDraining();
+    const body = parseOrThrow(SessionRequestSchema, request.body, 'invalid_request', 'session request');
+    assertOrg(deps.principal(request), body.org_id);
+    const session = await runtime.createSession(body);
+    if (body.planner.type !== 'external') {
+      // Autonomous planners run in the background; the caller polls GET /v1/sessions/:id.
+      deps
+        .track(session.run())
+        .catch((err: unknown) =>
+          request.log.warn({ err, session_id: session.id }, 'session run ended with an error'),
+        );
+    }
+    return reply.status(201).send({
+      session_id: session.id,
+      state: session.initialState,
+      capabilities: session.capabilities,
+    });
+  });
+
+  app.get('/v1/sessions/:id', async (request) => sessionFor(request).status());
+
+  app.post('/v1/sessions/:id/actions', async (request) => {
+    refuseWhileDraining();
+    const session = sessionFor(request);
+    const actions = parseOrThrow(ActionBatchSchema, request.body, 'invalid_request', 'actions');
+    return { results: await deps.track(session.execute(actions)) };
+  });
+
+  app.post('/v1/sessions/:id/approvals/:action_id', async (request) => {
+    const session = sessionFor(request);
+    const { action_id } = request.params as { action_id: string };
+    const body = parseOrThrow(ApprovalBodySchema, request.body, 'invalid_request', 'approval');
+    const principal = deps.principal(request);
+    await session.approve(action_id, body.granted, {
+      decided_by: `api:${principal.token_id}`,
+      ...(body.reason !== undefined ? { reason: body.reason } : {}),
+      ...(body.params_hash !== undefined ? { params_hash: body.params_hash } : {}),
+    });
+    return { session_id: session.id, action_id, granted: body.granted };
+  });
+
+  app.delete('/v1/sessions/:id', async (request) =>
+    sessionFor(request).cancel('cancelled through the HTTP API'),
+  );
+}

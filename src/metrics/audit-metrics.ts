@@ -1,0 +1,125 @@
+/**
+ * Metrics counted inside the audit thread (workers/audit.worker.ts).
+ *
+ *   session workers ──audit.append──► AuditActor ──Batcher──► instrumented store.append()
+ *                                                              └─► AuditMetrics (this registry)
+ *   main thread ──comlink auditApi.metrics()──► text, appended to the main registry's text
+ *
+ * Why here: actions run on piscina worker threads, each with its own heap, so a prom-client
+ * registry there would be one of N that the main thread must gather. Every action's terminal
+ * event (action_completed / action_failed / action_rejected, with duration_ms) already passes
+ * through this one thread, and is counted only once the store has written it (a retried batch
+ * is counted once, when it finally succeeds). So one registry here sees every action of every
+ * worker, including the ones a crashed worker's supervisor recorded. Names here never repeat
+ * a name of the main registry (src/metrics/runtime-metrics.ts), so the two texts concatenate
+ * into one valid exposition.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditEvent } from '../audit/events.ts';
+import type { AuditStore } from '../audit/stores/store.ts';
+import { ACTION_DURATION_BUCKETS_S, FLUSH_DURATION_BUCKETS_S } from './buckets.ts';
+
+const TERMINAL_STATUS: Partial<Record<AuditEvent['event_type'], string>> = {
+  action_completed: 'success',
+  action_failed: 'failure',
+  action_rejected: 'rejected',
+};
+
+/** Names an agent made up (capability_not_found) would be unbounded label values. */
+const UNKNOWN_ACTION = '(unknown)';
+
+export class AuditMetrics {
+  readonly registry = new Registry();
+  readonly #executions = new Counter({
+    name: 'runtime_action_executions_total',
+    help: 'Actions that reached a terminal audit event, by action and status (success, failure, rejected)',
+    labelNames: ['action_name', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: 'runtime_action_duration_seconds',
+    help: 'Run time of executed actions (completed or failed), from their audit events',
+    labelNames: ['action_name'] as const,
+    buckets: ACTION_DURATION_BUCKETS_S,
+    registers: [this.registry],
+  });
+  readonly #written = new Counter({
+    name: 'runtime_audit_events_written_total',
+    help: 'Audit events written to storage (rate() of this is the audit write rate)',
+    registers: [this.registry],
+  });
+  readonly #flush = new Histogram({
+    name: 'runtime_audit_flush_duration_seconds',
+    help: 'Latency of one audit batch write to storage',
+    buckets: FLUSH_DURATION_BUCKETS_S,
+    registers: [this.registry],
+  });
+  readonly #failures = new Counter({
+    name: 'runtime_audit_write_failures_total',
+    help: 'Audit batch writes that failed (and were retried)',
+    registers: [this.registry],
+  });
+
+  /** `buffered` reads the batcher's backlog when /metrics is scraped. */
+  trackBuffer(buffered: () => number): void {
+    new Gauge({
+      name: 'runtime_audit_buffer_size',
+      help: 'Audit events received and not yet written to storage',
+      registers: [this.registry],
+      collect() {
+        this.set(buffered());
+      },
+    });
+  }
+
+  /** Counts what a successful write stored. */
+  recordWritten(events: readonly AuditEvent[], seconds: number): void {
+    this.#written.inc(events.length);
+    this.#flush.observe(seconds);
+    for (const event of events) {
+      const status = TERMINAL_STATUS[event.event_type];
+      if (!status) continue;
+      // A rejected action with no capability fields named no known capability.
+      const name =
+        event.event_type === 'action_rejected' && event.capability_type === null
+          ? UNKNOWN_ACTION
+          : (event.action_name ?? UNKNOWN_ACTION);
+      this.#executions.inc({ action_name: name, status });
+      if (status !== 'rejected' && event.duration_ms !== null) {
+        this.#duration.observe({ action_name: name }, event.duration_ms / 1000);
+      }
+    }
+  }
+
+  recordFailure(): void {
+    this.#failures.inc();
+  }
+
+  /**
+   * Wraps a store so every append is measured. A Proxy, not a hand-written delegate, so
+   * methods a store adds later (and its private fields, via the bound target) still work.
+   */
+  instrument(store: AuditStore): AuditStore {
+    const append = async (events: readonly AuditEvent[]): Promise<void> => {
+      const started = performance.now();
+      try {
+        await store.append(events);
+      } catch (err) {
+        this.recordFailure();
+        throw err;
+      }
+      this.recordWritten(events, (performance.now() - started) / 1000);
+    };
+    return new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'append') return append;
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The main thread's Prometheus registry: process defaults, sessions, workers and HTTP.
+ * Action and audit metrics live in the audit thread's registry (audit-metrics.ts explains
+ * why); text() fetches that one over comlink and appends it, so /metrics is one document.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Runtime } from '../runtime.ts';
+import { HTTP_DURATION_BUCKETS_S } from './buckets.ts';
+
+export class RuntimeMetrics {
+  readonly registry = new Registry();
+  readonly #runtime: Runtime;
+  readonly httpRequests = new Counter({
+    name: 'runtime_http_requests_total',
+    help: 'HTTP API requests, by method, route and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'runtime_http_request_duration_seconds',
+    help: 'HTTP API request latency, by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: HTTP_DURATION_BUCKETS_S,
+    registers: [this.registry],
+  });
+
+  constructor(runtime: Runtime) {
+    this.#runtime = runtime;
+    collectDefaultMetrics({ register: this.registry });
+    const stats = () => {
+      try {
+        return runtime.stats();
+      } catch {
+        return undefined; // stopping: the supervisor is gone
+      }
+    };
+    new Gauge({
+      name: 'runtime_active_sessions',
+      help: 'Sessions that have not ended',
+      registers: [this.registry],
+      collect() {
+        this.set(stats()?.active_sessions ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'runtime_session_workers',
+      help: 'Session worker threads running',
+      registers: [this.registry],
+      collect() {
+        this.set(stats()?.workers ?? 0);
+      },
+    });
+    let counted = 0;
+    new Counter({
+      name: 'runtime_worker_restarts_total',
+      help: 'Session worker threads replaced after a crash',
+      registers: [this.registry],
+      collect() {
+        const restarts = stats()?.worker_restarts ?? counted;
+        if (restarts > counted) this.inc(restarts - counted);
+        counted = restarts;
+      },
+    });
+  }
+
+  /** The whole exposition: this registry, then the audit thread's. */
+  async text(): Promise<string> {
+    const [main, audit] = await Promise.all([
+      this.registry.metrics(),
+      this.#runtime.audit.metrics().catch(() => ''),
+    ]);
+    return `${main.trimEnd()}\n${audit}`;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
