@@ -1,0 +1,54 @@
+/**
+ * Messages a cluster node receives on its request subject (<cluster>.node.<node_id>), and the
+ * reply it sends back. Both ride msgpack frames (src/transport/codec.ts) over NATS
+ * request/reply. The `type` names the receiver: every handler is in node.ts #onRequest.
+ */
+import { z } from 'zod';
+import type { Action, ActionInput, ApprovalDecision, SessionContext } from '../contracts.ts';
+import type { WireError } from '../errors.ts';
+
+export const ClusterRequestSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('cluster.create_session'), ctx: z.custom<SessionContext>() }),
+  z.object({
+    type: z.literal('cluster.execute'),
+    session_id: z.string(),
+    actions: z.custom<Array<ActionInput | Action>>(),
+  }),
+  z.object({ type: z.literal('cluster.run'), session_id: z.string() }),
+  z.object({
+    type: z.literal('cluster.approve'),
+    session_id: z.string(),
+    action_id: z.string(),
+    decision: z.custom<ApprovalDecision>(),
+  }),
+  z.object({ type: z.literal('cluster.cancel'), session_id: z.string(), reason: z.string().optional() }),
+  z.object({ type: z.literal('cluster.end'), session_id: z.string() }),
+  z.object({ type: z.literal('cluster.status'), session_id: z.string() }),
+  /** read-your-writes for audit queries: the node sends what its hosts and batcher hold */
+  z.object({ type: z.literal('cluster.flush_audit') }),
+]);
+export type ClusterRequest = z.infer<typeof ClusterRequestSchema>;
+
+export type ClusterReply = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+/** Value of a session's key in the sessions bucket. */
+export const SessionRecordSchema = z.object({
+  node: z.string(),
+  org_id: z.string(),
+  user_id: z.string(),
+  agent_id: z.string(),
+  state: z.enum(['running', 'waiting_approval', 'completed', 'failed', 'cancelled']),
+  started_at: z.string(),
+  ended_at: z.string().optional(),
+  error: z.custom<WireError>().optional(),
+});
+export type SessionRecord = z.infer<typeof SessionRecordSchema>;
+
+/** Value of a node's key in the nodes bucket: its lease, renewed every heartbeat_ms. */
+export const NodeRecordSchema = z.object({
+  node: z.string(),
+  active_sessions: z.number().int().nonnegative(),
+  max_sessions: z.number().int().positive(),
+  renewed_at: z.string(),
+});
+export type NodeRecord = z.infer<typeof NodeRecordSchema>;

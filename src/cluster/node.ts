@@ -1,0 +1,565 @@
+/**
+ * A runtime node's cluster layer (issue 6): one address space for sessions across nodes.
+ *
+ *   Runtime (node A)                          NATS (JetStream KV + request/reply)        node B
+ *   createSession ─► #place() by load ─────────── <cluster>.node.B (msgpack frame) ──► #onRequest
+ *   session(id).x ─► registry copy: owner B ───── <cluster>.node.B ◄── reply frame ─── Supervisor B
+ *   audit.query   ─► cluster.flush_audit to every living node, then the shared PostgreSQL
+ *
+ *   every heartbeat_ms:          put <cluster>_nodes/<self> (lease + load)
+ *   every node_loss_check_ms:    a peer's lease older than lease_ms ─► #onNodeLost(peer):
+ *       CAS each of its sessions to failed/node_lost (one node wins each) ─► winner audits
+ *       error + session_ended (node-loss.ts) through its own audit thread; forwards waiting
+ *       on the peer fail with node_lost.
+ *   Supervisor.onSessionEnded ─► the session's record takes its final state
+ *   Supervisor.onApprovalRequested ─► publish <cluster>.approvals (other nodes' listeners)
+ *
+ * Each node keeps its own supervisor, worker pool and audit thread; only session routing
+ * and node liveness cross the network.
+ */
+import { hostname } from 'node:os';
+import { MessageChannel } from 'node:worker_threads';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import * as Comlink from 'comlink';
+import type { Config } from '../../config/schema.ts';
+import type { ApprovalListener, Supervisor } from '../../actors/supervisor/supervisor.ts';
+import type { AuditApi } from '../../workers/audit.worker.ts';
+import type { AuditMessage } from '../../actors/audit/messages.ts';
+import type {
+  ActionInput,
+  ActionResult,
+  ApprovalDecision,
+  CapabilitySummary,
+  PendingApproval,
+  SessionContext,
+  SessionState,
+  SessionStatus,
+} from '../contracts.ts';
+import { RuntimeError, fromWire, toWireError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { decodeFrame, encodeFrame } from '../transport/codec.ts';
+import { MessagePortTransport } from '../transport/message-port.ts';
+import type { ClusterReply, ClusterRequest, SessionRecord } from './messages.ts';
+import { nodeLostEvents, storedHead } from './node-loss.ts';
+import { Registry, type Versioned } from './registry.ts';
+
+/** while the owner has no responder (restarting, NATS reconnecting), retry this often */
+const NO_RESPONDERS_RETRY_MS = 100;
+/** one attempt of a question that is safe to repeat (status, audit flush) */
+const IDEMPOTENT_ATTEMPT_MS = 1000;
+const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
+
+export function nodeSubject(cluster: string, node: string): string {
+  return `${cluster}.node.${node}`;
+}
+
+/** What a Session handle calls: the local Supervisor, or a forwarder to the owning node. */
+export type SessionBackend = Pick<Supervisor, 'execute' | 'run' | 'approve' | 'cancel' | 'end' | 'status'>;
+
+export interface StartedSession {
+  session_id: string;
+  state: SessionState;
+  capabilities: CapabilitySummary[];
+  backend: SessionBackend;
+}
+
+export interface ClusterDeps {
+  config: Readonly<Config>;
+  supervisor: Supervisor;
+  audit: Comlink.Remote<AuditApi>;
+  log: Logger;
+}
+
+export class ClusterNode {
+  readonly nodeId: string;
+  readonly #config: Readonly<Config>;
+  readonly #cluster: Config['cluster'];
+  readonly #supervisor: Supervisor;
+  readonly #audit: Comlink.Remote<AuditApi>;
+  readonly #log: Logger;
+  readonly #nc: NatsConnection;
+  readonly #registry: Registry;
+  readonly #remote: SessionBackend;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #subs: Subscription[] = [];
+  /** forwards waiting on a node, failed at once when that node is declared lost */
+  readonly #waiting = new Map<string, Set<(err: RuntimeError) => void>>();
+  /** sessions placed on a peer since its last heartbeat, so a burst of creates spreads out */
+  readonly #placed = new Map<string, { revision: number; extra: number }>();
+  readonly #losing = new Set<string>();
+  readonly #approvalListeners = new Set<ApprovalListener>();
+  readonly #unhook: Array<() => void> = [];
+  #auditOut: MessagePortTransport<unknown, AuditMessage> | undefined;
+  #connected = true;
+  #stopped = false;
+
+  private constructor(deps: ClusterDeps, nc: NatsConnection, nodeId: string) {
+    this.#config = deps.config;
+    this.#cluster = deps.config.cluster;
+    this.#supervisor = deps.supervisor;
+    this.#audit = deps.audit;
+    this.#nc = nc;
+    this.nodeId = nodeId;
+    this.#log = deps.log.child({ actor: 'cluster', node: nodeId });
+    this.#registry = new Registry(nc, this.#cluster.name, this.#log);
+    this.#remote = {
+      execute: (id: string, actions: ActionInput[]) =>
+        this.#forwardSession<ActionResult[]>(id, { type: 'cluster.execute', session_id: id, actions }, 'long'),
+      run: (id: string) => this.#forwardSession<SessionStatus>(id, { type: 'cluster.run', session_id: id }, 'long'),
+      approve: (id: string, action_id: string, decision: ApprovalDecision) =>
+        this.#forwardSession<void>(id, { type: 'cluster.approve', session_id: id, action_id, decision }, 'control'),
+      cancel: (id: string, reason?: string) =>
+        this.#forwardSession<SessionStatus>(
+          id,
+          { type: 'cluster.cancel', session_id: id, ...(reason !== undefined ? { reason } : {}) },
+          'control',
+        ),
+      end: (id: string) => this.#forwardSession<SessionStatus>(id, { type: 'cluster.end', session_id: id }, 'long'),
+      status: (id: string) =>
+        this.#forwardSession<SessionStatus>(id, { type: 'cluster.status', session_id: id }, 'control'),
+    };
+  }
+
+  /** Connects to NATS, opens the registry, takes requests and starts the lease and loss timers. */
+  static async start(deps: ClusterDeps): Promise<ClusterNode> {
+    const c = deps.config.cluster;
+    const nodeId = c.node_id ?? `${hostname()}-${process.pid}`.replace(/[^-\w]/g, '_');
+    if (!/^[-\w]{1,100}$/.test(nodeId)) {
+      throw new RuntimeError('invalid_request', `cluster.node_id ${JSON.stringify(nodeId)}: expected letters, digits, - or _`);
+    }
+    const nc = await connect({
+      servers: c.nats_url,
+      name: `semibot-${nodeId}`,
+      // Ride out a NATS restart: keep trying for as long as the node runs.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    }).catch((err: unknown) => {
+      throw new RuntimeError('cluster_unavailable', `cannot reach NATS at ${c.nats_url}: ${(err as Error)?.message ?? err}`);
+    });
+    const node = new ClusterNode(deps, nc, nodeId);
+    try {
+      await node.#start();
+    } catch (err) {
+      await node.stop();
+      throw err instanceof RuntimeError
+        ? err
+        : new RuntimeError('cluster_unavailable', `cannot open the cluster registry: ${(err as Error)?.message ?? err}`);
+    }
+    return node;
+  }
+
+  async #start(): Promise<void> {
+    await this.#registry.open();
+    this.#subs.push(
+      this.#nc.subscribe(nodeSubject(this.#cluster.name, this.nodeId), {
+        callback: (err, msg) => {
+          if (!err) void this.#onRequest(msg);
+        },
+      }),
+      this.#nc.subscribe(`${this.#cluster.name}.approvals`, {
+        callback: (err, msg) => {
+          if (!err) this.#onApprovalEvent(msg.data);
+        },
+      }),
+    );
+    this.#unhook.push(
+      this.#supervisor.onSessionEnded((id, state) => void this.#onSessionEnded(id, state)),
+      this.#supervisor.onApprovalRequested((event) =>
+        this.#nc.publish(`${this.#cluster.name}.approvals`, encodeFrame([{ node: this.nodeId, ...event }])),
+      ),
+    );
+    const toAudit = new MessageChannel();
+    await this.#audit.attachProducer(Comlink.transfer(toAudit.port2, [toAudit.port2]));
+    this.#auditOut = new MessagePortTransport(toAudit.port1, { unref: true });
+    await this.#renew();
+    // Sessions this node id owned in an earlier life (it was killed and restarted faster than
+    // its lease ran out) are gone with that process: fail them now rather than never.
+    await this.#failSessionsOf(this.nodeId, 'restarted');
+    this.#timers.push(
+      setInterval(() => void this.#renew(), this.#cluster.heartbeat_ms),
+      setInterval(() => this.#checkLeases(), this.#cluster.node_loss_check_ms),
+    );
+    for (const t of this.#timers) t.unref();
+    void this.#watchStatus();
+  }
+
+  // --- the Runtime's API ----------------------------------------------------------------------
+
+  /** Places a session on the least-loaded living node and starts it there. */
+  async createSession(ctx: SessionContext): Promise<StartedSession> {
+    const target = this.#place();
+    if (target !== this.nodeId) {
+      try {
+        const started = await this.#forward<Omit<StartedSession, 'backend'>>(
+          target,
+          { type: 'cluster.create_session', ctx },
+          'control',
+        );
+        return { ...started, backend: this.#remote };
+      } catch (err) {
+        // The chosen peer is gone or full: start it here instead of failing the caller.
+        if (!(err instanceof RuntimeError) || !['node_lost', 'runtime_busy', 'runtime_stopping'].includes(err.code))
+          throw err;
+        this.#log.warn({ target, code: err.code }, 'placement fell back to this node');
+      }
+    }
+    return { ...(await this.#createLocal(ctx)), backend: this.#supervisor };
+  }
+
+  /** Where a session lives, from the local copy of the registry (no network), or undefined. */
+  lookup(sessionId: string): { org_id: string; backend: SessionBackend } | undefined {
+    const rec = this.#registry.session(sessionId);
+    if (!rec) return undefined;
+    // Always the forwarder: it knows lost sessions, and for one registered here that the
+    // supervisor no longer holds it still asks the supervisor (Runtime asked it first).
+    return { org_id: rec.value.org_id, backend: this.#remote };
+  }
+
+  /** Asks every other living node to send its held audit events to the shared store now. */
+  async flushPeers(): Promise<void> {
+    await Promise.all(
+      this.#livingPeers().map((peer) => this.#forward(peer, { type: 'cluster.flush_audit' }, 'control').catch(() => {})),
+    );
+  }
+
+  /** Approval requests of sessions on other nodes (this node's own come from its supervisor). */
+  onApprovalRequested(listener: ApprovalListener): () => void {
+    this.#approvalListeners.add(listener);
+    return () => this.#approvalListeners.delete(listener);
+  }
+
+  /** The node a session is registered on (for tests and operations). */
+  ownerOf(sessionId: string): string | undefined {
+    return this.#registry.session(sessionId)?.value.node;
+  }
+
+  stats(): { node_id: string; living_nodes: string[]; connected: boolean } {
+    return { node_id: this.nodeId, living_nodes: [this.nodeId, ...this.#livingPeers()], connected: this.#connected };
+  }
+
+  health(): { status: 'healthy' | 'degraded'; detail: string } {
+    const living = this.#livingPeers().length + 1;
+    return this.#connected
+      ? { status: 'healthy', detail: `node ${this.nodeId}; ${living} living node(s)` }
+      : { status: 'degraded', detail: `node ${this.nodeId}: NATS unreachable, reconnecting; only local sessions answer` };
+  }
+
+  /** Call after the supervisor stopped: its sessions' final states are written, then NATS closes. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    for (const u of this.#unhook) u();
+    for (const s of this.#subs) s.unsubscribe();
+    this.#registry.close();
+    this.#auditOut?.close();
+    await this.#nc.drain().catch(() => {});
+  }
+
+  // --- serving requests from other nodes --------------------------------------------------------
+
+  async #onRequest(msg: { data: Uint8Array; respond(data: Uint8Array): boolean }): Promise<void> {
+    let reply: ClusterReply;
+    try {
+      const req = decodeFrame(msg.data)[0] as ClusterRequest;
+      reply = { ok: true, value: await this.#serve(req) };
+    } catch (err) {
+      reply = { ok: false, error: toWireError(err) };
+    }
+    msg.respond(encodeFrame([reply]));
+  }
+
+  #serve(req: ClusterRequest): Promise<unknown> {
+    const sup = this.#supervisor;
+    switch (req.type) {
+      case 'cluster.create_session':
+        return this.#createLocal(req.ctx);
+      case 'cluster.execute':
+        return sup.execute(req.session_id, req.actions as ActionInput[]);
+      case 'cluster.run':
+        return sup.run(req.session_id);
+      case 'cluster.approve':
+        return sup.approve(req.session_id, req.action_id, req.decision);
+      case 'cluster.cancel':
+        return sup.cancel(req.session_id, req.reason);
+      case 'cluster.end':
+        return sup.end(req.session_id);
+      case 'cluster.status':
+        return sup.status(req.session_id);
+      case 'cluster.flush_audit':
+        return Promise.all([sup.flushAudit(), this.#audit.flush()]).then(() => null);
+    }
+  }
+
+  async #createLocal(ctx: SessionContext): Promise<Omit<StartedSession, 'backend'>> {
+    const record: SessionRecord = {
+      node: this.nodeId,
+      org_id: ctx.org_id,
+      user_id: ctx.user_id,
+      agent_id: ctx.agent_id,
+      state: 'running',
+      started_at: new Date().toISOString(),
+    };
+    // The id is claimed cluster-wide first: two nodes cannot start the same session id.
+    if (!(await this.#registry.claimSession(ctx.session_id, record))) {
+      throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);
+    }
+    try {
+      return await this.#supervisor.createSession(ctx);
+    } catch (err) {
+      await this.#registry.deleteSession(ctx.session_id).catch(() => {});
+      throw err;
+    }
+  }
+
+  async #onSessionEnded(sessionId: string, state: SessionState): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const rec = this.#registry.session(sessionId) ?? (await this.#registry.fetchSession(sessionId).catch(() => undefined));
+      if (!rec || rec.value.node !== this.nodeId || TERMINAL.has(rec.value.state)) break;
+      const ended = { ...rec.value, state, ended_at: new Date().toISOString() };
+      if (await this.#registry.updateSession(sessionId, ended, rec.revision).catch(() => false)) break;
+      await this.#registry.fetchSession(sessionId).catch(() => undefined);
+    }
+    this.#forgetLater(sessionId);
+  }
+
+  #forgetLater(sessionId: string): void {
+    const ttlMs = this.#config.runtime.ended_session_ttl_seconds * 1000;
+    setTimeout(() => void this.#registry.deleteSession(sessionId).catch(() => {}), ttlMs).unref();
+  }
+
+  #onApprovalEvent(data: Uint8Array): void {
+    const event = decodeFrame(data)[0] as { node: string; session_id: string; org_id: string; approval: PendingApproval };
+    if (event.node === this.nodeId) return;
+    for (const listener of this.#approvalListeners) {
+      try {
+        listener({ session_id: event.session_id, org_id: event.org_id, approval: event.approval });
+      } catch (err) {
+        this.#log.error({ err }, 'approval listener failed');
+      }
+    }
+  }
+
+  // --- forwarding -----------------------------------------------------------------------------
+
+  async #forwardSession<T>(sessionId: string, req: ClusterRequest, kind: 'control' | 'long'): Promise<T> {
+    const rec = this.#registry.session(sessionId) ?? (await this.#registry.fetchSession(sessionId));
+    if (!rec) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
+    if (rec.value.error?.code === 'node_lost') {
+      if (isStatusLike(req)) return lostStatus(sessionId, rec) as T;
+      throw fromWire(rec.value.error);
+    }
+    if (rec.value.node === this.nodeId) {
+      // Registered here (the local table may already have forgotten it): ask the supervisor.
+      return (await this.#serve(req)) as T;
+    }
+    try {
+      return await this.#forward<T>(rec.value.node, req, kind);
+    } catch (err) {
+      // The owner died while we asked: a status (cancel, end) question still has an answer.
+      if (!(err instanceof RuntimeError) || err.code !== 'node_lost' || !isStatusLike(req)) throw err;
+      const now = (await this.#registry.fetchSession(sessionId).catch(() => undefined)) ?? rec;
+      if (now.value.error?.code === 'node_lost') return lostStatus(sessionId, now) as T;
+      if (this.#registry.nodes().has(rec.value.node)) throw err; // not declared lost: a plain timeout
+      return lostStatus(sessionId, { ...now, value: { ...now.value, error: err.toWire() } }) as T;
+    }
+  }
+
+  /**
+   * One request to a node. "No responders" (the node is restarting, or NATS is reconnecting)
+   * is retried until the deadline; a node declared lost meanwhile fails the call with
+   * node_lost at once.
+   */
+  async #forward<T>(node: string, req: ClusterRequest, kind: 'control' | 'long'): Promise<T> {
+    const timeoutMs =
+      kind === 'control'
+        ? this.#cluster.request_timeout_ms
+        : this.#config.policy.timeout_seconds * 1000 + this.#cluster.request_timeout_ms;
+    const deadline = Date.now() + timeoutMs;
+    let lost: ((err: RuntimeError) => void) | undefined;
+    const lostPromise = new Promise<never>((_, reject) => {
+      lost = reject;
+    });
+    lostPromise.catch(() => {});
+    const waiting = this.#waiting.get(node) ?? new Set();
+    this.#waiting.set(node, waiting);
+    waiting.add(lost!);
+    const frame = encodeFrame([req]);
+    const idempotent = req.type === 'cluster.status' || req.type === 'cluster.flush_audit';
+    try {
+      for (;;) {
+        try {
+          const msg = await Promise.race([
+            this.#nc.request(nodeSubject(this.#cluster.name, node), frame, {
+              // A request sent while NATS reconnects can be lost before the owner re-subscribes:
+              // questions that are safe to repeat are asked again after a short attempt.
+              timeout: Math.max(1, Math.min(deadline - Date.now(), idempotent ? IDEMPOTENT_ATTEMPT_MS : timeoutMs)),
+            }),
+            lostPromise,
+          ]);
+          const reply = decodeFrame(msg.data)[0] as ClusterReply;
+          if (!reply.ok) throw fromWire(reply.error);
+          return reply.value as T;
+        } catch (err) {
+          if (err instanceof RuntimeError) throw err;
+          // While NATS is away every request fails fast; keep trying until it is back (or the deadline).
+          const retryable = isRetryable(err) || !this.#connected || (idempotent && isTimeout(err));
+          if (!retryable || Date.now() + NO_RESPONDERS_RETRY_MS >= deadline) {
+            throw new RuntimeError(
+              'node_lost',
+              `node ${node} did not answer ${req.type}: ${(err as Error)?.message ?? String(err)}`,
+              { node },
+            );
+          }
+          this.#log.debug({ node, err: (err as Error)?.message }, 'forward retried');
+          await Promise.race([new Promise((r) => setTimeout(r, NO_RESPONDERS_RETRY_MS)), lostPromise]);
+        }
+      }
+    } finally {
+      waiting.delete(lost!);
+    }
+  }
+
+  // --- placement and leases -------------------------------------------------------------------
+
+  #place(): string {
+    let best = this.nodeId;
+    let bestLoad = this.#supervisor.stats().active_sessions / this.#config.runtime.max_sessions;
+    for (const peer of this.#livingPeers()) {
+      const rec = this.#registry.nodes().get(peer)!;
+      const placed = this.#placed.get(peer);
+      const extra = placed && placed.revision === rec.revision ? placed.extra : 0;
+      const load = (rec.value.active_sessions + extra) / rec.value.max_sessions;
+      // Strictly less: a tie stays on this node, which saves the NATS hop.
+      if (load < bestLoad) {
+        best = peer;
+        bestLoad = load;
+      }
+    }
+    if (best !== this.nodeId) {
+      const rec = this.#registry.nodes().get(best)!;
+      const placed = this.#placed.get(best);
+      this.#placed.set(best, {
+        revision: rec.revision,
+        extra: (placed && placed.revision === rec.revision ? placed.extra : 0) + 1,
+      });
+    }
+    return best;
+  }
+
+  #livingPeers(): string[] {
+    const now = Date.now();
+    return [...this.#registry.nodes()]
+      .filter(([id, v]) => id !== this.nodeId && now - v.writtenAtMs <= this.#cluster.lease_ms && !this.#losing.has(id))
+      .map(([id]) => id);
+  }
+
+  async #renew(): Promise<void> {
+    try {
+      await this.#registry.renewLease({
+        node: this.nodeId,
+        active_sessions: this.#supervisor.stats().active_sessions,
+        max_sessions: this.#config.runtime.max_sessions,
+        renewed_at: new Date().toISOString(),
+      });
+    } catch (err) {
+      // NATS is down or reconnecting: the next heartbeat tries again.
+      this.#log.debug({ err }, 'lease renewal failed');
+    }
+  }
+
+  #checkLeases(): void {
+    // Our view of the leases is only current while we are connected (see #watchStatus).
+    if (!this.#connected || this.#stopped) return;
+    const now = Date.now();
+    // A peer whose lease another survivor already dropped: fail what still waits on it here.
+    for (const [id, waiting] of this.#waiting) {
+      if (waiting.size > 0 && !this.#registry.nodes().has(id) && !this.#losing.has(id)) {
+        const err = new RuntimeError('node_lost', `node ${id} is no longer in the cluster`, { node: id });
+        for (const fail of waiting) fail(err);
+      }
+    }
+    for (const [id, v] of this.#registry.nodes()) {
+      if (id === this.nodeId || this.#losing.has(id)) continue;
+      if (now - v.writtenAtMs <= this.#cluster.lease_ms) continue;
+      this.#losing.add(id);
+      void this.#onNodeLost(id, v.revision, now - v.writtenAtMs).finally(() => this.#losing.delete(id));
+    }
+  }
+
+  async #onNodeLost(node: string, leaseRevision: number, silentMs: number): Promise<void> {
+    this.#log.warn({ lost: node, silent_ms: silentMs }, 'node lost: failing its sessions');
+    const err = new RuntimeError('node_lost', `node ${node} stopped renewing its lease ${silentMs} ms ago`, { node });
+    for (const fail of this.#waiting.get(node) ?? []) fail(err);
+    try {
+      await this.#failSessionsOf(node, 'lease expired');
+      await this.#registry.dropLease(node, leaseRevision);
+    } catch (e) {
+      this.#log.error({ err: e, lost: node }, 'could not fail the lost node’s sessions; retrying next check');
+    }
+  }
+
+  /** CAS every active session of `node` to failed/node_lost; audit the ones this node won. */
+  async #failSessionsOf(node: string, why: string): Promise<void> {
+    for (const [sessionId, rec] of this.#registry.sessionsOn(node)) {
+      if (TERMINAL.has(rec.value.state)) continue;
+      const message = `node ${node} was lost (${why}); audited by node ${this.nodeId}`;
+      const failed: SessionRecord = {
+        ...rec.value,
+        state: 'failed',
+        ended_at: new Date().toISOString(),
+        error: { code: 'node_lost', message, data: { node } },
+      };
+      if (!(await this.#registry.updateSession(sessionId, failed, rec.revision))) continue; // another node won
+      const { org_id, user_id, agent_id } = rec.value;
+      const identity = { org_id, user_id, agent_id, session_id: sessionId };
+      const events = nodeLostEvents(
+        { identity, lostNode: node, auditedBy: this.nodeId, message },
+        await storedHead(this.#audit, sessionId),
+      );
+      this.#auditOut?.send({ type: 'audit.append', events });
+      this.#forgetLater(sessionId);
+    }
+  }
+
+  /** Tracks the NATS connection; after a reconnect the watches restart and leases get a fresh look. */
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnecting') this.#connected = false;
+      if (s.type === 'reconnect') {
+        // Replaying the buckets stamps every lease as seen now: no peer is judged on our outage.
+        await this.#registry.watch().catch((err) => this.#log.warn({ err }, 'could not restart the registry watch'));
+        this.#connected = true;
+        void this.#renew();
+      }
+    }
+  }
+}
+
+function isStatusLike(req: ClusterRequest): boolean {
+  return req.type === 'cluster.status' || req.type === 'cluster.cancel' || req.type === 'cluster.end';
+}
+
+function isTimeout(err: unknown): boolean {
+  return /timeout/i.test(`${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? ''}`);
+}
+
+function isRetryable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; isNoResponders?: () => boolean };
+  if (typeof e?.isNoResponders === 'function' && e.isNoResponders()) return true;
+  return /no responders|disconnect|reconnect|closed/i.test(`${e?.name ?? ''} ${e?.message ?? ''}`);
+}
+
+function lostStatus(sessionId: string, rec: Versioned<SessionRecord>): SessionStatus {
+  return {
+    session_id: sessionId,
+    org_id: rec.value.org_id,
+    state: 'failed',
+    iteration: 0,
+    results: [],
+    pending_approvals: [],
+    ...(rec.value.error ? { error: rec.value.error } : {}),
+    started_at: rec.value.started_at,
+    ...(rec.value.ended_at ? { ended_at: rec.value.ended_at } : {}),
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Transport over NATS core subjects, the networked twin of MessagePortTransport (issue 6):
+ *
+ *   send(m1) send(m2) ... (same tick) ──microtask──► encodeFrame([m1, m2, ...])
+ *        ──nc.publish(<sendSubject>, frame)──► NATS ──► peer's subscription on that subject
+ *        ──► decodeFrame → handler(m) each, in arrival order
+ *
+ * Same msgpack frames, same per-tick batching. Delivery is NATS core's: at most once, in
+ * order per publisher; while NATS reconnects the client buffers what is published. The
+ * cluster layer's request/reply (src/cluster/node.ts) uses the same frames, with a reply.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { decodeFrame, encodeFrame } from './codec.ts';
+import type { Transport } from './transport.ts';
+
+export interface NatsTransportOptions {
+  /** where this side's frames go (the peer subscribes to it) */
+  sendSubject: string;
+  /** where the peer's frames arrive */
+  receiveSubject: string;
+}
+
+export class NatsTransport<In, Out> implements Transport<In, Out> {
+  readonly #nc: NatsConnection;
+  readonly #sendSubject: string;
+  readonly #sub: Subscription;
+  #outbox: Out[] = [];
+  #scheduled = false;
+  #handler: ((message: In) => void) | undefined;
+  readonly stats = { framesSent: 0, messagesSent: 0, framesReceived: 0 };
+
+  constructor(nc: NatsConnection, { sendSubject, receiveSubject }: NatsTransportOptions) {
+    this.#nc = nc;
+    this.#sendSubject = sendSubject;
+    this.#sub = nc.subscribe(receiveSubject, {
+      callback: (err, msg) => {
+        if (err) return;
+        this.stats.framesReceived++;
+        const handler = this.#handler;
+        if (!handler) return;
+        for (const message of decodeFrame(msg.data)) handler(message as In);
+      },
+    });
+  }
+
+  /** Resolves once the server has registered this side's subscription (so nothing sent to it is missed). */
+  ready(): Promise<void> {
+    return this.#nc.flush();
+  }
+
+  send(message: Out): void {
+    this.#outbox.push(message);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  onMessage(handler: (message: In) => void): void {
+    this.#handler = handler;
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false;
+    const batch = this.#outbox;
+    if (batch.length === 0) return;
+    this.#outbox = [];
+    this.stats.framesSent++;
+    this.stats.messagesSent += batch.length;
+    this.#nc.publish(this.#sendSubject, encodeFrame(batch));
+  };
+
+  close(): void {
+    this.#flush();
+    this.#sub.unsubscribe();
+  }
+}
