@@ -34,6 +34,10 @@ export const ConfigSchema = z.object({
       memory_max_events: positiveInt.default(100_000),
       /** events a producer may have sent and not yet seen written; beyond it, producers wait */
       producer_window: positiveInt.default(8192),
+      /** database store: bytes the local spool may hold while PostgreSQL is down; beyond it, writes wait */
+      spool_max_bytes: positiveInt.default(1024 * 1024 * 1024),
+      /** database store: a COPY (or connect) still running after this is abandoned and its batch spooled */
+      copy_deadline_ms: positiveInt.default(30_000),
     })
     .prefault({}),
   mcp: z
@@ -88,13 +92,33 @@ export const ConfigSchema = z.object({
       api_tokens_file: z.string().min(1).optional(),
       log_file: z.string().min(1).optional(),
       error_log_file: z.string().min(1).optional(),
+      /** SIGTERM: how long running actions may take to finish before they are cancelled */
+      drain_timeout_seconds: seconds.default(30),
+      /** requests per rate_limit_window_seconds allowed to one token (or one client address) */
+      rate_limit_max: positiveInt.default(6000),
+      rate_limit_window_seconds: seconds.default(60),
+      /** largest accepted request body */
+      body_limit_bytes: positiveInt.default(1024 * 1024),
+      /** fastify trustProxy: false, true, a hop count, or addresses/CIDRs ("loopback", "10.0.0.0/8") */
+      trust_proxy: z.union([z.boolean(), z.number().int().min(0), z.string().min(1)]).default(false),
     })
     .prefault({}),
   cluster: z
     .object({
       enabled: z.boolean().default(false),
       nats_url: z.string().min(1).default('nats://127.0.0.1:4222'),
-      node_id: z.string().min(1).optional(),
+      /** names the cluster: its KV buckets (<name>_sessions, <name>_nodes) and NATS subjects; nodes with the same name form one cluster */
+      name: z.string().regex(/^[-\w]{1,64}$/, 'letters, digits, - or _ (at most 64)').default('semibot'),
+      /** names the node in NATS subjects and KV keys (default: <hostname>-<pid>) */
+      node_id: z.string().regex(/^[-\w]{1,100}$/, 'letters, digits, - or _ (at most 100)').optional(),
+      /** how often a node renews its lease (and publishes its load) in the nodes KV bucket */
+      heartbeat_ms: positiveInt.default(1000),
+      /** a node whose lease is this old is lost: its sessions fail with node_lost */
+      lease_ms: positiveInt.default(5000),
+      /** how often living nodes look for expired leases; loss is noticed within lease_ms + this */
+      node_loss_check_ms: positiveInt.default(500),
+      /** a forwarded control request (status, approve, cancel) still unanswered after this fails */
+      request_timeout_ms: positiveInt.default(30_000),
     })
     .prefault({}),
 });
@@ -123,6 +147,8 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   AUDIT_ENCRYPTION_KEY: { key: 'audit.encryption_key', kind: 'string' },
   AUDIT_MEMORY_MAX_EVENTS: { key: 'audit.memory_max_events', kind: 'int' },
   AUDIT_PRODUCER_WINDOW: { key: 'audit.producer_window', kind: 'int' },
+  AUDIT_SPOOL_MAX_BYTES: { key: 'audit.spool_max_bytes', kind: 'bytes' },
+  AUDIT_COPY_DEADLINE_MS: { key: 'audit.copy_deadline_ms', kind: 'int' },
   MCP_CONNECTION_TIMEOUT: { key: 'mcp.connection_timeout', kind: 'number' },
   MCP_CALL_TIMEOUT: { key: 'mcp.call_timeout', kind: 'number' },
   MCP_MAX_RETRIES: { key: 'mcp.max_retries', kind: 'int' },
@@ -148,7 +174,17 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   API_TOKENS_FILE: { key: 'server.api_tokens_file', kind: 'string' },
   LOG_FILE: { key: 'server.log_file', kind: 'string' },
   ERROR_LOG_FILE: { key: 'server.error_log_file', kind: 'string' },
+  DRAIN_TIMEOUT_SECONDS: { key: 'server.drain_timeout_seconds', kind: 'number' },
+  RATE_LIMIT_MAX: { key: 'server.rate_limit_max', kind: 'int' },
+  RATE_LIMIT_WINDOW_SECONDS: { key: 'server.rate_limit_window_seconds', kind: 'number' },
+  BODY_LIMIT: { key: 'server.body_limit_bytes', kind: 'bytes' },
+  TRUST_PROXY: { key: 'server.trust_proxy', kind: 'string' },
   CLUSTER_ENABLED: { key: 'cluster.enabled', kind: 'boolean' },
   NATS_URL: { key: 'cluster.nats_url', kind: 'string' },
   NODE_ID: { key: 'cluster.node_id', kind: 'string' },
+  CLUSTER_NAME: { key: 'cluster.name', kind: 'string' },
+  CLUSTER_HEARTBEAT_MS: { key: 'cluster.heartbeat_ms', kind: 'int' },
+  CLUSTER_LEASE_MS: { key: 'cluster.lease_ms', kind: 'int' },
+  CLUSTER_NODE_LOSS_CHECK_MS: { key: 'cluster.node_loss_check_ms', kind: 'int' },
+  CLUSTER_REQUEST_TIMEOUT_MS: { key: 'cluster.request_timeout_ms', kind: 'int' },
 };

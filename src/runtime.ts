@@ -35,6 +35,7 @@ import { createLogger, type Logger } from './log.ts';
 import { parseOrThrow } from './validation.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
+import type { ClusterNode, SessionBackend } from './cluster/node.ts';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 const RETENTION_INTERVAL_MS = 24 * 60 * 60 * 1000;
@@ -58,6 +59,8 @@ export class Runtime {
   #supervisor: Supervisor | undefined;
   /** MCP connections (main thread, beside the supervisor; issue 4) */
   #mcp: McpGateway | undefined;
+  /** cluster mode only (issue 6): routing to other nodes over NATS */
+  #cluster: ClusterNode | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #auditThreadError: string | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
@@ -111,6 +114,22 @@ export class Runtime {
     this.#mcp = new McpGateway(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp);
     await this.#supervisor.start();
+    if (this.config.cluster.enabled) {
+      // Imported only in cluster mode: a single node never loads NATS (issue 6).
+      const { ClusterNode } = await import('./cluster/node.ts');
+      try {
+        this.#cluster = await ClusterNode.start({
+          config: this.config,
+          supervisor: this.#supervisor,
+          audit: this.#audit,
+          log: this.log,
+        });
+      } catch (err) {
+        this.#state = 'running';
+        await this.stop({ drainTimeoutMs: 0 });
+        throw err;
+      }
+    }
     this.#retentionTimer = setInterval(() => void this.audit.applyRetention().catch(() => {}), RETENTION_INTERVAL_MS);
     this.#retentionTimer.unref();
     this.#state = 'running';
@@ -146,6 +165,10 @@ export class Runtime {
       ...(parsed.task !== undefined ? { task: parsed.task } : {}),
       ...plannerSecrets(parsed.planner, this.#env),
     };
+    if (this.#cluster) {
+      const placed = await this.#cluster.createSession(ctx);
+      return new Session(placed.backend, ctx.session_id, ctx.org_id, placed.capabilities, placed.state);
+    }
     const started = await supervisor.createSession(ctx);
     return new Session(supervisor, ctx.session_id, ctx.org_id, started.capabilities, started.state);
   }
@@ -154,12 +177,19 @@ export class Runtime {
   session(sessionId: string): Session {
     const supervisor = this.#running();
     const org = supervisor.orgOf(sessionId);
+    const remote = org === undefined ? this.#cluster?.lookup(sessionId) : undefined;
+    if (remote) return new Session(remote.backend, sessionId, remote.org_id, [], 'running');
     if (org === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
     return new Session(supervisor, sessionId, org, [], 'running');
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {
-    return this.#running().onApprovalRequested(listener);
+    const off = this.#running().onApprovalRequested(listener);
+    const offRemote = this.#cluster?.onApprovalRequested(listener);
+    return () => {
+      off();
+      offRemote?.();
+    };
   }
 
   readonly audit = {
@@ -210,6 +240,8 @@ export class Runtime {
           ? { status: sup.workers > 0 ? 'degraded' : 'unhealthy', detail: 'workers kept crashing; respawn stopped' }
           : { status: 'healthy' };
     components.mcp_client = this.#mcp ? this.#mcp.health() : { status: 'unhealthy', detail: 'not started' };
+    // Cluster mode: degraded while NATS reconnects (local sessions still run; issue 6).
+    if (this.#cluster) components.cluster = this.#cluster.health();
     const statuses = Object.values(components).map((c) => c.status);
     const status: ComponentStatus = statuses.includes('unhealthy')
       ? 'unhealthy'
@@ -221,6 +253,11 @@ export class Runtime {
 
   stats() {
     return { state: this.#state, ...this.#running().stats() };
+  }
+
+  /** Cluster mode: this node's cluster layer (node id, session owners); undefined on a single node. */
+  get cluster(): ClusterNode | undefined {
+    return this.#cluster;
   }
 
   /** For tests and operations: the supervisor (worker placement, threads). */
@@ -235,6 +272,7 @@ export class Runtime {
     clearInterval(this.#retentionTimer);
     try {
       await this.#supervisor?.stop(drainTimeoutMs);
+      await this.#cluster?.stop();
       await this.#mcp?.close();
       await this.#audit?.close();
     } finally {
@@ -255,7 +293,7 @@ export class Runtime {
   }
 
   async #collectAudit(): Promise<void> {
-    if (this.#state === 'running') await this.#supervisor?.flushAudit();
+    if (this.#state === 'running') await Promise.all([this.#supervisor?.flushAudit(), this.#cluster?.flushPeers()]);
   }
 
   #auditApi(): Comlink.Remote<AuditApi> {
@@ -266,14 +304,14 @@ export class Runtime {
 
 /** A handle on one session; every call goes to the worker the session is pinned to. */
 export class Session {
-  readonly #supervisor: Supervisor;
+  readonly #supervisor: SessionBackend;
   readonly id: string;
   readonly orgId: string;
   readonly capabilities: CapabilitySummary[];
   readonly initialState: SessionState;
 
   constructor(
-    supervisor: Supervisor,
+    supervisor: SessionBackend,
     id: string,
     orgId: string,
     capabilities: CapabilitySummary[],

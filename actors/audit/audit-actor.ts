@@ -7,6 +7,7 @@
  *                                    Batcher (batch_size, flush_interval) → AuditStore
  *   ◄──session.audit_ack(count)── back to producer n once its events are stored
  */
+import path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config/schema.ts';
 import { type ChainIdentity, buildEvent } from '../../src/audit/emit.ts';
@@ -22,9 +23,13 @@ import type { AuditStore } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
 import { Batcher } from './batcher.ts';
+import { Spool, SpoolingWriter } from './spool.ts';
 import type { AuditMessage } from './messages.ts';
 
 const SUPERVISOR_PRODUCER = -1;
+const DATABASE_WRITES_IN_FLIGHT = 2;
+
+type ComponentHealth = { status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string };
 
 export interface AuditStats {
   buffered: number;
@@ -34,6 +39,8 @@ export interface AuditStats {
   last_flush_ms: number;
   store: AuditStore['kind'];
   last_error: string | null;
+  /** database store only: batches waiting in the local spool, and replay counters */
+  spool?: { records: number; bytes: number; dead_lettered: number } & SpoolingWriter['stats'];
 }
 
 export class AuditActor {
@@ -46,12 +53,30 @@ export class AuditActor {
   #nextProducer = 0;
   #lastError: string | null = null;
   #log: (msg: string) => void;
+  /** database store only: batches go to a local spool while PostgreSQL cannot take them */
+  readonly #spooler: SpoolingWriter | undefined;
 
   constructor(config: Config['audit'], store: AuditStore, log: (msg: string) => void = () => {}) {
     this.#store = store;
     this.#log = log;
+    // Database store: a failed write is spooled to disk (durable, so acknowledged) and replayed
+    // in order, instead of being held in memory and retried (issue 3).
+    this.#spooler =
+      store.kind === 'database'
+        ? new SpoolingWriter({
+            store,
+            spool: new Spool({
+              dir: path.resolve(config.log_dir, 'spool'),
+              maxBytes: config.spool_max_bytes,
+            }),
+            log,
+          })
+        : undefined;
     this.#batcher = new Batcher({
-      writer: { write: (events) => store.append(events) },
+      writer: this.#spooler ?? { write: (events) => store.append(events) },
+      // Database: while one batch's COPY is in flight the next is encoded and sent on a second
+      // connection (measured: encode-then-copy with no overlap reaches ~0.7x psql, overlapped ~0.9x).
+      maxInFlight: store.kind === 'database' ? DATABASE_WRITES_IN_FLIGHT : 1,
       batchSize: config.batch_size,
       flushIntervalMs: config.flush_interval * 1000,
       onStored: (producer, count) => this.#producers.get(producer)?.send({ type: 'session.audit_ack', count }),
@@ -64,6 +89,7 @@ export class AuditActor {
 
   async init(): Promise<void> {
     await this.#store.init();
+    await this.#spooler?.open();
   }
 
   /** Connects a session host's audit port; returns its producer id. */
@@ -132,8 +158,20 @@ export class AuditActor {
     return new Promise((resolve) => setImmediate(resolve));
   }
 
-  async health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }> {
+  async health(): Promise<ComponentHealth & { database?: ComponentHealth }> {
     const store = await this.#store.health();
+    if (this.#spooler) {
+      // The database component (for /health): degraded while events wait in the spool.
+      const spool = this.#spooler.health();
+      const database: ComponentHealth =
+        spool.status === 'degraded'
+          ? {
+              status: 'degraded',
+              detail: [spool.detail, store.status === 'healthy' ? undefined : store.detail].filter(Boolean).join('; '),
+            }
+          : store;
+      return { ...database, database };
+    }
     if (store.status === 'healthy' && this.#batcher.stats.failedWrites > 0 && this.#lastError && this.#batcher.buffered > 0) {
       return { status: 'degraded', detail: `writes are failing: ${this.#lastError}` };
     }
@@ -150,6 +188,16 @@ export class AuditActor {
       last_flush_ms: s.lastFlushMs,
       store: this.#store.kind,
       last_error: this.#lastError,
+      ...(this.#spooler
+        ? {
+            spool: {
+              records: this.#spooler.spool.records,
+              bytes: this.#spooler.spool.bytes,
+              ...this.#spooler.stats,
+              dead_lettered: (this.#store as { deadLettered?: number }).deadLettered ?? 0,
+            },
+          }
+        : {}),
     };
   }
 
@@ -157,6 +205,8 @@ export class AuditActor {
     await this.#batcher.flush();
     this.#batcher.stop();
     for (const id of [...this.#producers.keys()]) this.detachProducer(id);
+    // What is still spooled stays on disk and is replayed at the next start.
+    await this.#spooler?.close();
     await this.#store.close();
   }
 

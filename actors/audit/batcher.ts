@@ -1,7 +1,8 @@
 /**
  * Collects events from every producer and hands them to the store in batches: a batch
  * leaves when batch_size events are waiting, or flush_interval after the oldest arrived.
- * One store write is in flight at a time; events that arrive meanwhile form the next batch.
+ * One store write is in flight at a time (or maxInFlight, for a store that takes concurrent
+ * batches); events that arrive meanwhile form the next batch.
  * A failed write is retried with backoff (nothing is dropped); producers are acknowledged
  * only after their events are stored, which is what bounds memory (see src/audit/emit.ts).
  */
@@ -27,7 +28,9 @@ export class Batcher {
   readonly #onWriteError: (err: unknown, attempt: number) => void;
   #buffer: Entry[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #writing: Promise<void> | undefined;
+  /** writes in flight; at most #maxInFlight (1 unless the store can take concurrent batches) */
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #maxInFlight: number;
   #retryDelayMs = 0;
   #stopped = false;
   readonly stats = { stored: 0, batches: 0, failedWrites: 0, lastFlushMs: 0 };
@@ -38,8 +41,11 @@ export class Batcher {
     flushIntervalMs: number;
     onStored: (producer: number, count: number) => void;
     onWriteError: (err: unknown, attempt: number) => void;
+    /** concurrent writes (database store: the next batch is encoded while one COPY is in flight) */
+    maxInFlight?: number;
   }) {
     this.#writer = options.writer;
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 1);
     this.#batchSize = options.batchSize;
     this.#intervalMs = options.flushIntervalMs;
     this.#onStored = options.onStored;
@@ -49,7 +55,7 @@ export class Batcher {
   add(producer: number, events: readonly AuditEvent[]): void {
     for (const event of events) this.#buffer.push({ event, producer });
     if (this.#buffer.length >= this.#batchSize) this.#kick();
-    else if (!this.#timer && !this.#writing) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
+    else if (!this.#timer && this.#inFlight.size === 0) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
   }
 
   get buffered(): number {
@@ -58,9 +64,9 @@ export class Batcher {
 
   /** Writes everything buffered now (and waits for a write in flight). */
   async flush(): Promise<void> {
-    while (this.#buffer.length > 0 || this.#writing) {
-      if (!this.#writing) this.#kick();
-      await this.#writing;
+    while (this.#buffer.length > 0 || this.#inFlight.size > 0) {
+      if (this.#buffer.length > 0) this.#kick();
+      await Promise.race(this.#inFlight);
     }
   }
 
@@ -72,13 +78,19 @@ export class Batcher {
   #kick(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#writing || this.#buffer.length === 0) return;
-    this.#writing = this.#writeLoop().finally(() => {
-      this.#writing = undefined;
-      if (this.#stopped) return;
-      if (this.#buffer.length >= this.#batchSize) this.#kick();
-      else if (this.#buffer.length > 0) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
-    });
+    // A second write starts only for a full batch: small ones wait for the first to finish.
+    while (
+      this.#inFlight.size < this.#maxInFlight &&
+      (this.#buffer.length >= this.#batchSize || (this.#inFlight.size === 0 && this.#buffer.length > 0))
+    ) {
+      const writing: Promise<void> = this.#writeLoop().finally(() => {
+        this.#inFlight.delete(writing);
+        if (this.#stopped) return;
+        if (this.#buffer.length >= this.#batchSize) this.#kick();
+        else if (this.#buffer.length > 0 && !this.#timer) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
+      });
+      this.#inFlight.add(writing);
+    }
   }
 
   async #writeLoop(): Promise<void> {

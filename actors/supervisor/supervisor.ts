@@ -89,6 +89,8 @@ export class Supervisor {
   readonly #slots = new Map<number, WorkerSlot>();
   readonly #restart: RestartPolicy;
   readonly #approvalListeners = new Set<ApprovalListener>();
+  /** told when a session reaches a terminal state (the cluster registry listens; issue 6) */
+  readonly #endedListeners = new Set<(sessionId: string, state: SessionState) => void>();
   readonly #workerCount: number;
   #pool: Piscina | undefined;
   #stopping = false;
@@ -134,6 +136,11 @@ export class Supervisor {
   onApprovalRequested(listener: ApprovalListener): () => void {
     this.#approvalListeners.add(listener);
     return () => this.#approvalListeners.delete(listener);
+  }
+
+  onSessionEnded(listener: (sessionId: string, state: SessionState) => void): () => void {
+    this.#endedListeners.add(listener);
+    return () => this.#endedListeners.delete(listener);
   }
 
   async createSession(ctx: SessionContext): Promise<{
@@ -424,6 +431,7 @@ export class Supervisor {
         this.#table.end(m.session_id, m.state);
         this.#mcp?.release(m.session_id);
         this.#forgetLater(m.session_id);
+        this.#emitEnded(m.session_id, m.state);
         return;
       case 'mcp.call':
       case 'mcp.cancel':
@@ -541,6 +549,7 @@ export class Supervisor {
       this.#table.end(entry.identity.session_id, 'failed');
       this.#mcp?.release(entry.identity.session_id);
       this.#forgetLater(entry.identity.session_id);
+      this.#emitEnded(entry.identity.session_id, 'failed');
     }
     try {
       await this.#audit.appendChained(drafts);
@@ -600,6 +609,16 @@ export class Supervisor {
         'session_not_active',
         `session ${entry.identity.session_id} has ended (${entry.state})`,
       );
+    }
+  }
+
+  #emitEnded(sessionId: string, state: SessionState): void {
+    for (const listener of this.#endedListeners) {
+      try {
+        listener(sessionId, state);
+      } catch (err) {
+        this.#log.error({ err }, 'session-ended listener failed');
+      }
     }
   }
 

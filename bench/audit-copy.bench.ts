@@ -1,0 +1,277 @@
+/**
+ * Audit writes into PostgreSQL, end to end, against the database's own ceiling — all in one run,
+ * on one table (audit_events: primary key + 4 indexes, monthly partitions), with the same rows:
+ *
+ *   e2e       session actors (worker threads) → audit thread (Batcher → COPY) → PostgreSQL,
+ *             for --duration seconds with --sessions sessions running echo actions
+ *   actor     the audit actor alone (AuditActor + Batcher + COPY store), fed those same events
+ *   psql      `psql \copy` of the same rows from a file: the practical ceiling
+ *   insert1   one INSERT per row (node-postgres, autocommit)
+ *   insert1k  multi-row INSERT, 1,000 rows a statement
+ * Between phases the table is truncated. RSS is sampled every --sample seconds during e2e, so
+ * `--duration 300` shows whether memory stays flat at full rate.
+ *
+ * The actor, psql and INSERT phases use the e2e events repeated with fresh ids up to --rows.
+ *
+ * Reproduce: npm run bench -- audit-copy [--duration 20] [--sessions 32] [--sample 2] [--rows 100000]
+ * (DATABASE_URL as for the tests; the bench creates and drops semibot_bench_<random>).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MessageChannel } from 'node:worker_threads';
+import pg from 'pg';
+import { AuditActor } from '../actors/audit/audit-actor.ts';
+import type { AuditMessage } from '../actors/audit/messages.ts';
+import type { SessionHostMessage } from '../actors/session/messages.ts';
+import { ConfigSchema } from '../config/schema.ts';
+import type { AuditEvent } from '../src/audit/events.ts';
+import { COLUMN_LIST, COLUMNS } from '../src/audit/stores/postgres/encode.ts';
+import { PostgresCopyAuditStore } from '../src/audit/stores/postgres-copy.ts';
+import { migrateUp } from '../src/db/migrate.ts';
+import { withDatabase } from '../src/db/pool.ts';
+import { createRuntime } from '../src/index.ts';
+import { MessagePortTransport } from '../src/transport/message-port.ts';
+import { round } from './stats.ts';
+
+export const description =
+  'audit events/s into PostgreSQL: runtime end to end vs psql \\copy, INSERT per row, 1k-row INSERT';
+
+const run$ = promisify(execFile);
+const BASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const IDS = { org_id: 'bench-org', user_id: 'bench-user', agent_id: 'bench-agent' };
+
+export async function run(options: Record<string, string>): Promise<Record<string, unknown>> {
+  const durationS = Number(options.duration ?? 20);
+  const sessions = Number(options.sessions ?? 32);
+  const sampleS = Number(options.sample ?? 2);
+  const rowsWanted = Number(options.rows ?? 100_000);
+  const name = `semibot_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: BASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = withDatabase(BASE_URL, name);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const dir = await mkdtemp(path.join(tmpdir(), 'semibot-bench-audit-'));
+  try {
+    await migrateUp(db);
+
+    // 1. End to end through the runtime.
+    const e2e = await endToEnd(url, dir, durationS, sessions, sampleS);
+    // The baselines need more rows than a short e2e run makes: the e2e events, repeated with
+    // fresh ids up to --rows (same shape, same sizes, same table).
+    const produced = await readEvents(url, rowsWanted);
+    const events = Array.from({ length: rowsWanted }, (_, i) => {
+      const e = produced[i % produced.length]!;
+      return i < produced.length ? e : { ...e, event_id: randomUUID() };
+    });
+    const rows = events.length;
+
+    // 2. The audit actor alone, on those events (the producers' cost removed): it writes them.
+    await db.query('TRUNCATE audit_events');
+    const actor = await actorOnly(url, dir, events);
+    const file = path.join(dir, 'rows.copy');
+    await run$('psql', [url, '-qc', `\\copy (SELECT ${COLUMN_LIST} FROM audit_events) to '${file}'`]);
+
+    // 3. psql \copy of the same rows: the ceiling.
+    await db.query('TRUNCATE audit_events');
+    const t0 = performance.now();
+    await run$('psql', [url, '-qc', `\\copy audit_events (${COLUMN_LIST}) from '${file}'`]);
+    const psqlS = (performance.now() - t0) / 1000;
+
+    // 4. One INSERT per row (a sample: it is slow), 5. 1,000-row INSERTs.
+    const raw = (await db.query(`SELECT ${COLUMN_LIST} FROM audit_events ORDER BY "timestamp" LIMIT 100000`))
+      .rows;
+    await db.query('TRUNCATE audit_events');
+    const one = await insertEach(db, raw.slice(0, Math.min(raw.length, 2000)));
+    await db.query('TRUNCATE audit_events');
+    const multi = await insertMulti(db, raw.slice(0, Math.min(raw.length, 30_000)));
+
+    const psqlRate = rows / psqlS;
+    return {
+      rows,
+      e2e: {
+        ...e2e,
+        ratio_to_psql: round(e2e.events_per_s / psqlRate, 3),
+        ratio_to_insert_per_row: round(e2e.events_per_s / one.rows_per_s, 1),
+      },
+      audit_actor_only: { ...actor, ratio_to_psql: round(actor.events_per_s / psqlRate, 3) },
+      psql_copy: { rows, seconds: round(psqlS, 3), rows_per_s: Math.round(psqlRate) },
+      insert_per_row: one,
+      insert_1000_rows: multi,
+      bar: 'e2e >= 0.8 x psql \\copy and >= 20 x one INSERT per row; RSS flat over a 5-minute run',
+      meets_bar: {
+        vs_psql: e2e.events_per_s >= 0.8 * psqlRate,
+        vs_insert_per_row: e2e.events_per_s >= 20 * one.rows_per_s,
+      },
+    };
+  } finally {
+    await db.end();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function endToEnd(url: string, dir: string, durationS: number, sessions: number, sampleS: number) {
+  const runtime = createRuntime(
+    {
+      log_level: 'warn',
+      database: { url, pool_size: 2, max_overflow: 2 },
+      audit: {
+        storage_type: 'database',
+        log_dir: path.join(dir, 'audit'),
+        flush_interval: 0.05,
+        batch_size: 1000,
+      },
+      runtime: { sandbox_dir: path.join(dir, 'sandbox') },
+      // A session may not outlive policy.timeout_seconds: give the run's sessions room.
+      policy: { max_iterations: 10_000_000, max_concurrent_actions: 64, timeout_seconds: durationS + 600 },
+    },
+    { env: { ENVIRONMENT: 'test' } },
+  );
+  await runtime.start();
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(round(process.memoryUsage().rss / 2 ** 20, 1)), sampleS * 1000);
+  try {
+    const many = await Promise.all(
+      Array.from({ length: sessions }, () => runtime.createSession({ ...IDS, tools: ['echo'] })),
+    );
+    await Promise.all(many.map((s) => s.execute({ name: 'echo', params: { message: 'warm' } })));
+    await runtime.audit.flush();
+    const before = await runtime.audit.count({});
+    const t0 = performance.now();
+    const end = t0 + durationS * 1000;
+    let actions = 0;
+    await Promise.all(
+      many.map(async (s, si) => {
+        for (let i = 0; performance.now() < end; i++) {
+          // 16 actions per call, so the supervisor hop is not all we measure.
+          const batch = Array.from({ length: 16 }, (_, k) => ({
+            name: 'echo',
+            params: { message: `${si}-${i}-${k} ${'x'.repeat(64)}` },
+          }));
+          await s.execute(batch);
+          actions += batch.length;
+        }
+      }),
+    );
+    await runtime.audit.flush(); // everything produced is committed (or spooled — checked below)
+    const seconds = (performance.now() - t0) / 1000;
+    const stored = (await runtime.audit.count({})) - before;
+    const stats = await runtime.audit.stats();
+    for (const s of many) await s.end();
+    return {
+      sessions,
+      seconds: round(seconds, 2),
+      actions,
+      events: stored,
+      events_per_s: Math.round(stored / seconds),
+      spooled_batches: stats.spool?.spooled_batches ?? 0,
+      rss_mb_samples: rss,
+      rss_mb_first_last: [rss[0], rss.at(-1)],
+    };
+  } finally {
+    clearInterval(sampler);
+    await runtime.stop();
+  }
+}
+
+async function readEvents(url: string, max: number): Promise<AuditEvent[]> {
+  const store = new PostgresCopyAuditStore({
+    database: { url, pool_size: 1, max_overflow: 0 },
+    deadLetterDir: tmpdir(),
+  });
+  const events: AuditEvent[] = [];
+  // At most `max`: a 5-minute run leaves millions of rows, more than the baselines need.
+  for (let offset = 0; offset < max; offset += 10_000) {
+    const page = await store.query({ limit: Math.min(10_000, max - offset), offset });
+    events.push(...page);
+    if (page.length < 10_000) break;
+  }
+  await store.close();
+  return events;
+}
+
+async function actorOnly(url: string, dir: string, events: AuditEvent[]) {
+  const config = ConfigSchema.parse({
+    database: { url, pool_size: 2, max_overflow: 2 },
+    audit: {
+      storage_type: 'database',
+      log_dir: path.join(dir, 'actor'),
+      flush_interval: 0.05,
+      batch_size: 1000,
+    },
+  });
+  const store = new PostgresCopyAuditStore({
+    database: config.database,
+    deadLetterDir: path.join(dir, 'actor'),
+  });
+  const actor = new AuditActor(config.audit, store);
+  await actor.init();
+  // The real producer path: msgpack frames over a MessagePort, acks coming back.
+  const channel = new MessageChannel();
+  actor.attachProducer(channel.port2);
+  const producer = new MessagePortTransport<SessionHostMessage, AuditMessage>(channel.port1);
+  let acked = 0;
+  let wake: (() => void) | undefined;
+  producer.onMessage((m) => {
+    if (m.type === 'session.audit_ack') acked += m.count;
+    wake?.();
+  });
+  const window = config.audit.producer_window;
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += 64) {
+    // Backpressure as a session host feels it: at most producer_window events unacknowledged.
+    while (i - acked >= window) await new Promise<void>((r) => (wake = r));
+    producer.send({ type: 'audit.append', events: events.slice(i, i + 64) });
+  }
+  while (acked < events.length) await new Promise<void>((r) => (wake = r));
+  const seconds = (performance.now() - t0) / 1000;
+  producer.close();
+  await actor.close();
+  return {
+    events: events.length,
+    seconds: round(seconds, 3),
+    events_per_s: Math.round(events.length / seconds),
+  };
+}
+
+async function insertEach(db: pg.Client, rows: Record<string, unknown>[]) {
+  const sql = `INSERT INTO audit_events (${COLUMN_LIST}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+  const t0 = performance.now();
+  for (const row of rows)
+    await db.query(
+      sql,
+      COLUMNS.map((c) => value(row[c])),
+    );
+  const seconds = (performance.now() - t0) / 1000;
+  return { rows: rows.length, seconds: round(seconds, 3), rows_per_s: Math.round(rows.length / seconds) };
+}
+
+async function insertMulti(db: pg.Client, rows: Record<string, unknown>[]) {
+  const t0 = performance.now();
+  for (let i = 0; i < rows.length; i += 1000) {
+    const chunk = rows.slice(i, i + 1000);
+    const values: unknown[] = [];
+    const tuples = chunk.map((row) => {
+      const start = values.length;
+      for (const c of COLUMNS) values.push(value(row[c]));
+      return `(${COLUMNS.map((_, k) => `$${start + k + 1}`).join(', ')})`;
+    });
+    await db.query(`INSERT INTO audit_events (${COLUMN_LIST}) VALUES ${tuples.join(', ')}`, values);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { rows: rows.length, seconds: round(seconds, 3), rows_per_s: Math.round(rows.length / seconds) };
+}
+
+/** jsonb values come back parsed: send them as JSON text again. */
+function value(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v)) return JSON.stringify(v);
+  return v;
+}
