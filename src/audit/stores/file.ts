@@ -37,6 +37,8 @@ export class FileAuditStore implements AuditStore {
   #ids = new Map<number, Set<string>>();
   /** every id in #ids, for one lookup per event instead of one per file */
   #all = new Set<string>();
+  /** reused by every append (appends are serialised, and each waits for its write) */
+  readonly #lines = new LineBuffer();
   #corruptLines = 0;
   /** set when a mutation failed half-way; the next one rebuilds its state from the files first */
   #stale = false;
@@ -74,7 +76,7 @@ export class FileAuditStore implements AuditStore {
     if (events.length === 0) return;
     await this.#mutate(async () => {
       const fresh = new Set<string>();
-      const lines = new LineBuffer();
+      const lines = this.#lines.reset();
       for (const event of events) {
         if (fresh.has(event.event_id) || this.#has(event.event_id)) continue;
         fresh.add(event.event_id);
@@ -475,8 +477,13 @@ function errorMessage(err: unknown): string {
  * to flatten (bench/routing.bench.ts, audit thread profile).
  */
 class LineBuffer {
-  #buf = Buffer.allocUnsafe(64 * 1024);
+  #buf = Buffer.allocUnsafe(1024 * 1024);
   #length = 0;
+
+  reset(): this {
+    this.#length = 0;
+    return this;
+  }
 
   push(line: string): void {
     const worst = this.#length + line.length * 3 + 1;
