@@ -86,17 +86,26 @@ describe('the HTTP API of a cluster', () => {
     }
     // 3. Actions and an approval, each sent to the other node than the one before.
     const id = created[0]!;
-    const echo = await call(b.api, 'POST', `/v1/sessions/${id}/actions`, [{ id: 'e1', name: 'echo', params: { message: 'from b' } }]);
+    const echo = await call(b.api, 'POST', `/v1/sessions/${id}/actions`, [
+      { id: 'e1', name: 'echo', params: { message: 'from b' } },
+    ]);
     expect(echo.status).toBe(200);
     expect((echo.body.results as Array<{ success: boolean }>)[0]?.success).toBe(true);
-    await call(a.api, 'POST', `/v1/sessions/${id}/actions`, [{ name: 'write_file', params: { path: 'f.txt', content: 'x' } }]);
-    const pending = call(a.api, 'POST', `/v1/sessions/${id}/actions`, [{ id: 'del', name: 'delete_file', params: { path: 'f.txt' } }]);
+    await call(a.api, 'POST', `/v1/sessions/${id}/actions`, [
+      { name: 'write_file', params: { path: 'f.txt', content: 'x' } },
+    ]);
+    const pending = call(a.api, 'POST', `/v1/sessions/${id}/actions`, [
+      { id: 'del', name: 'delete_file', params: { path: 'f.txt' } },
+    ]);
     for (;;) {
       const s = await call(b.api, 'GET', `/v1/sessions/${id}`);
       if (s.body.state === 'waiting_approval') break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const approval = await call(b.api, 'POST', `/v1/sessions/${id}/approvals/del`, { granted: true, reason: 'cleanup' });
+    const approval = await call(b.api, 'POST', `/v1/sessions/${id}/approvals/del`, {
+      granted: true,
+      reason: 'cleanup',
+    });
     expect(approval.status).toBeLessThan(300);
     const deleted = await pending;
     expect((deleted.body.results as Array<{ success: boolean }>)[0]?.success).toBe(true);
@@ -106,7 +115,8 @@ describe('the HTTP API of a cluster', () => {
     // 5. The trail is readable from both nodes and agrees.
     const fromA = await call(a.api, 'GET', `/v1/audit/events?session_id=${id}&limit=100`);
     const fromB = await call(b.api, 'GET', `/v1/audit/events?session_id=${id}&limit=100`);
-    const ids = (r: { body: Record<string, unknown> }) => (r.body.events as Array<{ event_id: string }>).map((e) => e.event_id);
+    const ids = (r: { body: Record<string, unknown> }) =>
+      (r.body.events as Array<{ event_id: string }>).map((e) => e.event_id);
     expect(ids(fromA).length).toBeGreaterThan(5);
     expect(ids(fromA)).toEqual(ids(fromB));
     const types = (fromA.body.events as Array<{ event_type: string }>).map((e) => e.event_type);
