@@ -43,6 +43,10 @@ export const ERROR_CATALOGUE = {
     message: 'AUDIT_ENCRYPTION_KEY must be a 32-byte key, or id:key pairs, each key base64 or 64 hex digits.',
   },
   migration_failed: { status: 500, message: 'A database migration failed; the schema is at the previous version.' },
+  schema_too_new: {
+    status: 500,
+    message: 'The database schema is newer than this release knows; run the newer release or migrate down with it.',
+  },
   planner_error: { status: 502, message: 'The planner failed.' },
   mcp_unavailable: { status: 502, message: 'The MCP server is not reachable.' },
   mcp_call_failed: { status: 502, message: 'The MCP tool call failed.' },

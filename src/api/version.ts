@@ -1,5 +1,6 @@
 /** What /version answers: the package's name and version, and the Node.js running it. */
 import { readFileSync } from 'node:fs';
+import { schemaLevelDocument } from '../db/schema-check.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   name: string;
@@ -9,5 +10,6 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 export const VERSION = pkg.version;
 
 export function versionDocument() {
-  return { name: pkg.name, version: pkg.version, node: process.version };
+  // schema: {known, applied} migration levels, once the daemon's start-up check read them.
+  return { name: pkg.name, version: pkg.version, node: process.version, ...schemaLevelDocument() };
 }

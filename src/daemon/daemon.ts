@@ -20,6 +20,8 @@ import { buildAdminServer } from '../api/admin/server.ts';
 import { TokenTable } from '../api/http/auth.ts';
 import { buildApiServer } from '../api/http/server.ts';
 import { VERSION } from '../api/version.ts';
+import { checkSchemaLevel } from '../db/schema-check.ts';
+import { checkHardening } from '../hardening.ts';
 import { type DaemonLogger, type Logger, createDaemonLogger } from '../log.ts';
 import { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
 import { type ComponentStatus, Runtime } from '../runtime.ts';
@@ -58,6 +60,9 @@ export class Daemon {
     }
     this.#logs = createDaemonLogger(this.config);
     this.log = this.#logs.logger;
+    // Start-up hardening checks (issue 7): each finding is a warning, never a refusal.
+    for (const f of checkHardening({ config: this.config, envFile: env.ENV_FILE, configDir: options.configDir }))
+      this.log.warn({ check: f.check, subject: f.subject }, f.message);
     this.#runtime = new Runtime(this.config, this.log, env);
   }
 
@@ -70,6 +75,11 @@ export class Daemon {
   }
 
   async start(): Promise<{ api: string; admin: string }> {
+    // Refuse a database schema newer than this release (issue 7); src/db/schema-check.ts.
+    if (this.config.audit.storage_type === 'database' && this.config.database.url) {
+      const schema = await checkSchemaLevel(this.config.database.url);
+      if (schema.warning) this.log.warn({ schema: schema.level }, schema.warning);
+    }
     await this.#runtime.start();
     const metrics = new RuntimeMetrics(this.#runtime);
     const daemonStatus = (): { status: ComponentStatus; detail?: string } =>

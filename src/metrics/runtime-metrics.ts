@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Runtime } from '../runtime.ts';
 import { HTTP_DURATION_BUCKETS_S } from './buckets.ts';
+import { registerDiskMetrics } from './disk-metrics.ts';
 
 export class RuntimeMetrics {
   readonly registry = new Registry();
@@ -27,6 +28,8 @@ export class RuntimeMetrics {
   constructor(runtime: Runtime) {
     this.#runtime = runtime;
     collectDefaultMetrics({ register: this.registry });
+    // Spool size and free disk of the audit directory (issue 7).
+    registerDiskMetrics(this.registry, runtime.config.audit.log_dir);
     const stats = () => {
       try {
         return runtime.stats();

@@ -17,7 +17,7 @@
 import { RuntimeError } from '../../../errors.ts';
 import type { AuditCipher } from '../../crypto.ts';
 import { eventAad } from '../../crypto.ts';
-import type { AuditEvent } from '../../events.ts';
+import { type AuditEvent, HASHED_FIELDS } from '../../events.ts';
 
 const ESC = '\uE000';
 // Cheap first look: only strings with one of these need a closer one (most have none).
@@ -30,39 +30,8 @@ const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_SPECIAL_G = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
-/** The columns in COPY order. */
-export const COLUMNS = [
-  'event_id',
-  'event_type',
-  'timestamp',
-  'org_id',
-  'user_id',
-  'agent_id',
-  'session_id',
-  'severity',
-  'message',
-  'action_id',
-  'action_name',
-  'action_params',
-  'capability_type',
-  'capability_source',
-  'capability_version',
-  'mcp_server_id',
-  'mcp_server_name',
-  'success',
-  'error_message',
-  'duration_ms',
-  'requires_approval',
-  'approval_granted',
-  'metadata',
-  'seq',
-  'prev_hash',
-  'hash',
-  'timestamp_text',
-  'escaped',
-  'key_id',
-  'sealed',
-] as const;
+/** The columns in COPY order: every field of the event (as hashed, then its hash), then storage-only columns. */
+export const COLUMNS = [...HASHED_FIELDS, 'hash', 'timestamp_text', 'escaped', 'key_id', 'sealed'] as const;
 
 export const COLUMN_LIST = COLUMNS.map((c) => `"${c}"`).join(', ');
 
