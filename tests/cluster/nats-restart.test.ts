@@ -22,9 +22,12 @@ const request = { ...IDS, tools: ['echo'] };
 
 describe('a NATS restart', () => {
   it('is ridden out: sessions stay up, reachable from every node, and nobody is declared lost', async () => {
-    const sessions = [];
-    for (let i = 0; i < 3; i++) {
+    // Placement follows the load each node last heard in a heartbeat: create sessions a
+    // heartbeat apart until every node owns one (bounded), so the restart touches all three.
+    const sessions: Array<{ session_id: string; owner: string }> = [];
+    for (let i = 0; i < 12 && new Set(sessions.map((s) => s.owner)).size < 3; i++) {
       sessions.push(await c.nodes[0]!.call<{ session_id: string; owner: string }>('create', { request }));
+      await new Promise((r) => setTimeout(r, TEST_TIMING.heartbeat_ms));
     }
     expect(new Set(sessions.map((s) => s.owner)).size).toBe(3);
     const remote = sessions.find((s) => s.owner !== c.nodes[0]!.id)!;
@@ -79,8 +82,11 @@ describe('a NATS restart', () => {
     expect(errors.filter((e) => e.metadata.error_code === 'node_lost')).toEqual([]);
 
     // 6. New sessions still spread over all three.
-    const after = [];
-    for (let i = 0; i < 3; i++) after.push(await c.nodes[1]!.call<{ owner: string }>('create', { request }));
+    const after: Array<{ owner: string }> = [];
+    for (let i = 0; i < 12 && new Set(after.map((s) => s.owner)).size < 3; i++) {
+      after.push(await c.nodes[1]!.call<{ owner: string }>('create', { request }));
+      await new Promise((r) => setTimeout(r, TEST_TIMING.heartbeat_ms));
+    }
     expect(new Set(after.map((s) => s.owner)).size).toBe(3);
   });
 });
