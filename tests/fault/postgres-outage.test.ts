@@ -237,7 +237,7 @@ describe.runIf(canControlServer())('the PostgreSQL server stops and starts', () 
       `SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM audit_events WHERE org_id = 'org-kill'`,
     );
     expect(dups!.n).toBe(dups!.d);
-  });
+  }, 300_000); // its bounded waits (60 + 60 + 90 s) can exceed the suite default on a slow run
 });
 
 function spawnChild(mode: string, env: NodeJS.ProcessEnv, onLine: (line: string) => void): ChildProcess {
