@@ -51,6 +51,12 @@ export interface RuntimeHealth {
   components: Record<string, { status: ComponentStatus; detail?: string }>;
 }
 
+/** The overall status of a set of components: the worst of them. */
+export function worstStatus(statuses: readonly ComponentStatus[]): ComponentStatus {
+  if (statuses.includes('unhealthy')) return 'unhealthy';
+  return statuses.includes('degraded') ? 'degraded' : 'healthy';
+}
+
 export class Runtime {
   readonly config: Readonly<Config>;
   readonly log: Logger;
@@ -242,13 +248,7 @@ export class Runtime {
     components.mcp_client = this.#mcp ? this.#mcp.health() : { status: 'unhealthy', detail: 'not started' };
     // Cluster mode: degraded while NATS reconnects (local sessions still run; issue 6).
     if (this.#cluster) components.cluster = this.#cluster.health();
-    const statuses = Object.values(components).map((c) => c.status);
-    const status: ComponentStatus = statuses.includes('unhealthy')
-      ? 'unhealthy'
-      : statuses.includes('degraded')
-        ? 'degraded'
-        : 'healthy';
-    return { status, components };
+    return { status: worstStatus(Object.values(components).map((c) => c.status)), components };
   }
 
   stats() {

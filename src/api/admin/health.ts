@@ -3,7 +3,7 @@
  * components database, audit_logger and mcp_client (plus workers and daemon), and a timestamp.
  * 200 unless unhealthy (503), so load balancers take a draining daemon out of rotation.
  */
-import type { ComponentStatus, Runtime } from '../../runtime.ts';
+import { type ComponentStatus, type Runtime, worstStatus } from '../../runtime.ts';
 
 export interface HealthDocument {
   status: ComponentStatus;
@@ -24,19 +24,15 @@ export async function healthDocument(
     components = { audit_logger: { status: 'unhealthy', detail: (err as Error).message } };
   }
   const audit = components.audit_logger ?? { status: 'unhealthy' as const, detail: 'unknown' };
-  // The database is the audit store when storage_type is database; otherwise nothing uses it.
-  components.database =
+  // The audit thread reports a database component of its own (spool, replay) when PostgreSQL is
+  // the store; without one, the database is the audit store or is not used at all.
+  components.database ??=
     runtime.config.audit.storage_type === 'database'
       ? audit
       : { status: 'healthy', detail: `not used (audit storage is ${runtime.config.audit.storage_type})` };
   components.mcp_client ??= { status: 'healthy', detail: 'sessions connect to MCP servers on demand' };
   components.daemon = daemon();
-  const all = Object.values(components).map((c) => c.status);
-  const status: ComponentStatus = all.includes('unhealthy')
-    ? 'unhealthy'
-    : all.includes('degraded')
-      ? 'degraded'
-      : 'healthy';
+  const status = worstStatus(Object.values(components).map((c) => c.status));
   return {
     code: status === 'unhealthy' ? 503 : 200,
     body: { status, version, components, timestamp: new Date().toISOString() },
