@@ -22,6 +22,7 @@ import { crc32 } from 'node:zlib';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import type { AuditStore } from '../../src/audit/stores/store.ts';
 import type { BatchWriter } from './batcher.ts';
+import { syncDir } from '../../src/audit/sync-dir.ts';
 
 const MAGIC = 0x31505341; // 'ASP1' little-endian
 const HEADER_BYTES = 12;
@@ -341,17 +342,5 @@ export class SpoolingWriter implements BatchWriter {
         delayMs = Math.min(REPLAY_MAX_MS, delayMs * 2);
       }
     }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // not supported on every platform; best effort
-  } finally {
-    await handle?.close().catch(() => {});
   }
 }

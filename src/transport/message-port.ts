@@ -8,15 +8,16 @@
  * one postMessage costs about as much as encoding dozens of small messages.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { decodeFrame, encodeFrame } from './codec.ts';
+import { decodeFrame } from './codec.ts';
+import { FrameBatcher } from './frame-batcher.ts';
 import type { Transport } from './transport.ts';
 
 export class MessagePortTransport<In, Out> implements Transport<In, Out> {
   readonly #port: MessagePort;
-  #outbox: Out[] = [];
-  #scheduled = false;
+  // Frames are transferred, not copied (codec.ts made them exact-size buffers of their own).
+  readonly #batcher = new FrameBatcher<Out>((frame) => this.#port.postMessage(frame, [frame.buffer as ArrayBuffer]));
   #handler: ((message: In) => void) | undefined;
-  readonly stats = { framesSent: 0, messagesSent: 0, framesReceived: 0 };
+  readonly stats = this.#batcher.stats;
 
   constructor(port: MessagePort, { unref = false }: { unref?: boolean } = {}) {
     this.#port = port;
@@ -30,30 +31,15 @@ export class MessagePortTransport<In, Out> implements Transport<In, Out> {
   }
 
   send(message: Out): void {
-    this.#outbox.push(message);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flush);
-    }
+    this.#batcher.push(message);
   }
 
   onMessage(handler: (message: In) => void): void {
     this.#handler = handler;
   }
 
-  #flush = (): void => {
-    this.#scheduled = false;
-    const batch = this.#outbox;
-    if (batch.length === 0) return;
-    this.#outbox = [];
-    const frame = encodeFrame(batch);
-    this.stats.framesSent++;
-    this.stats.messagesSent += batch.length;
-    this.#port.postMessage(frame, [frame.buffer as ArrayBuffer]);
-  };
-
   close(): void {
-    this.#flush();
+    this.#batcher.flush();
     this.#port.close();
   }
 }

@@ -10,7 +10,8 @@
  * cluster layer's request/reply (src/cluster/node.ts) uses the same frames, with a reply.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decodeFrame, encodeFrame } from './codec.ts';
+import { decodeFrame } from './codec.ts';
+import { FrameBatcher } from './frame-batcher.ts';
 import type { Transport } from './transport.ts';
 
 export interface NatsTransportOptions {
@@ -24,14 +25,15 @@ export class NatsTransport<In, Out> implements Transport<In, Out> {
   readonly #nc: NatsConnection;
   readonly #sendSubject: string;
   readonly #sub: Subscription;
-  #outbox: Out[] = [];
-  #scheduled = false;
+  readonly #batcher: FrameBatcher<Out>;
   #handler: ((message: In) => void) | undefined;
-  readonly stats = { framesSent: 0, messagesSent: 0, framesReceived: 0 };
+  readonly stats: FrameBatcher<Out>['stats'];
 
   constructor(nc: NatsConnection, { sendSubject, receiveSubject }: NatsTransportOptions) {
     this.#nc = nc;
     this.#sendSubject = sendSubject;
+    this.#batcher = new FrameBatcher<Out>((frame) => this.#nc.publish(this.#sendSubject, frame));
+    this.stats = this.#batcher.stats;
     this.#sub = nc.subscribe(receiveSubject, {
       callback: (err, msg) => {
         if (err) return;
@@ -49,29 +51,15 @@ export class NatsTransport<In, Out> implements Transport<In, Out> {
   }
 
   send(message: Out): void {
-    this.#outbox.push(message);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flush);
-    }
+    this.#batcher.push(message);
   }
 
   onMessage(handler: (message: In) => void): void {
     this.#handler = handler;
   }
 
-  #flush = (): void => {
-    this.#scheduled = false;
-    const batch = this.#outbox;
-    if (batch.length === 0) return;
-    this.#outbox = [];
-    this.stats.framesSent++;
-    this.stats.messagesSent += batch.length;
-    this.#nc.publish(this.#sendSubject, encodeFrame(batch));
-  };
-
   close(): void {
-    this.#flush();
+    this.#batcher.flush();
     this.#sub.unsubscribe();
   }
 }

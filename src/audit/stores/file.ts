@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { RuntimeError } from '../../errors.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
+import { syncDir } from '../sync-dir.ts';
 
 const CURRENT_FILE = 'audit.jsonl';
 const FILE_NAME = /^audit(?:\.([1-9]\d*))?\.jsonl$/;
@@ -450,18 +451,6 @@ async function lastByte(path: string, size: number): Promise<number | undefined>
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  // A rename is durable only once its directory is synced; some platforms cannot, so best effort.
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // not supported here (e.g. Windows)
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}
 
 function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && err.code === code;
