@@ -146,30 +146,15 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
 }
 
 /**
- * Params and metadata come from agents and tools: reduce them to plain JSON before hashing,
- * so the hash still holds after msgpack, a JSON-lines file or a jsonb column (undefined,
- * Dates, NaN and class instances would otherwise change shape on the way).
+ * Params and metadata come from agents and tools: the event takes its own plain-JSON copy
+ * before hashing. A copy, because the event waits in the outbox for a moment while the tool
+ * still holds the params (a skill that changed them in place would change what is recorded
+ * after it was hashed); plain JSON, so the hash still holds after msgpack, a JSON-lines file
+ * or a jsonb column (undefined, Dates, NaN and class instances would change shape).
  */
 function jsonSafe(value: unknown): unknown {
-  if (isPlainJson(value, 0)) return value;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   const text = JSON.stringify(value);
   return text === undefined ? null : JSON.parse(text);
-}
-
-/** True when the value is already plain JSON (the common case: a cheap walk, no copy). */
-function isPlainJson(value: unknown, depth: number): boolean {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value !== 'object' || depth > 64) return false;
-  if (Array.isArray(value)) {
-    for (const v of value) if (!isPlainJson(v, depth + 1)) return false;
-    return true;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
-  for (const key in value) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v === undefined || !isPlainJson(v, depth + 1)) return false;
-  }
-  return true;
 }

@@ -9,9 +9,13 @@ afterAll(() => t.cleanup());
 
 it('records the params that were asked for, even when a skill changes them in place', async () => {
   const session = await t.runtime.createSession({ ...IDS, skills: ['mutate_params'] });
-  const result = await session.execute({ name: 'mutate_params', params: { text: 'original' } });
-  expect(result.success).toBe(true);
-  const [started] = await t.runtime.audit.query({ session_id: session.id, event_types: ['action_started'] });
-  expect(started?.action_params).toEqual({ text: 'original' });
+  // Twice: the first action waits on the sandbox's mkdir, so only later ones run within the
+  // moment their action_started event still waits in the outbox.
+  for (const text of ['first', 'second']) {
+    const result = await session.execute({ name: 'mutate_params', params: { text } });
+    expect(result.success).toBe(true);
+  }
+  const started = await t.runtime.audit.query({ session_id: session.id, event_types: ['action_started'] });
+  expect(started.map((e) => e.action_params)).toEqual([{ text: 'first' }, { text: 'second' }]);
   expect(await t.runtime.audit.verify(session.id)).toMatchObject({ ok: true });
 });
