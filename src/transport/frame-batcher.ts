@@ -1,10 +1,12 @@
 /**
- * The per-tick batching both transports share: messages sent in the same tick leave together
- * as one msgpack frame, encoded once, when the microtask queue runs.
+ * What both transports share: messages sent in the same tick leave together as one msgpack
+ * frame, encoded once, when the microtask queue runs; a received frame is decoded and each
+ * message handed to the one handler, in order.
  */
-import { encodeFrame } from './codec.ts';
+import { decodeFrame, encodeFrame } from './codec.ts';
 
-export class FrameBatcher<Out> {
+export class FrameBatcher<Out, In = unknown> {
+  #handler: ((message: In) => void) | undefined;
   #outbox: Out[] = [];
   #scheduled = false;
   readonly #deliver: (frame: Uint8Array) => void;
@@ -13,6 +15,18 @@ export class FrameBatcher<Out> {
   constructor(deliver: (frame: Uint8Array) => void) {
     this.#deliver = deliver;
   }
+
+  onMessage(handler: (message: In) => void): void {
+    this.#handler = handler;
+  }
+
+  /** Hands every message of a received frame to the handler. */
+  receive = (frame: Uint8Array): void => {
+    this.stats.framesReceived++;
+    const handler = this.#handler;
+    if (!handler) return;
+    for (const message of decodeFrame(frame)) handler(message as In);
+  };
 
   push(message: Out): void {
     this.#outbox.push(message);

@@ -8,25 +8,18 @@
  * one postMessage costs about as much as encoding dozens of small messages.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { decodeFrame } from './codec.ts';
 import { FrameBatcher } from './frame-batcher.ts';
 import type { Transport } from './transport.ts';
 
 export class MessagePortTransport<In, Out> implements Transport<In, Out> {
   readonly #port: MessagePort;
   // Frames are transferred, not copied (codec.ts made them exact-size buffers of their own).
-  readonly #batcher = new FrameBatcher<Out>((frame) => this.#port.postMessage(frame, [frame.buffer as ArrayBuffer]));
-  #handler: ((message: In) => void) | undefined;
+  readonly #batcher = new FrameBatcher<Out, In>((frame) => this.#port.postMessage(frame, [frame.buffer as ArrayBuffer]));
   readonly stats = this.#batcher.stats;
 
   constructor(port: MessagePort, { unref = false }: { unref?: boolean } = {}) {
     this.#port = port;
-    port.on('message', (frame: Uint8Array) => {
-      this.stats.framesReceived++;
-      const handler = this.#handler;
-      if (!handler) return;
-      for (const message of decodeFrame(frame)) handler(message as In);
-    });
+    port.on('message', this.#batcher.receive);
     if (unref) port.unref();
   }
 
@@ -35,7 +28,7 @@ export class MessagePortTransport<In, Out> implements Transport<In, Out> {
   }
 
   onMessage(handler: (message: In) => void): void {
-    this.#handler = handler;
+    this.#batcher.onMessage(handler);
   }
 
   close(): void {

@@ -10,7 +10,6 @@
  * cluster layer's request/reply (src/cluster/node.ts) uses the same frames, with a reply.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decodeFrame } from './codec.ts';
 import { FrameBatcher } from './frame-batcher.ts';
 import type { Transport } from './transport.ts';
 
@@ -25,22 +24,17 @@ export class NatsTransport<In, Out> implements Transport<In, Out> {
   readonly #nc: NatsConnection;
   readonly #sendSubject: string;
   readonly #sub: Subscription;
-  readonly #batcher: FrameBatcher<Out>;
-  #handler: ((message: In) => void) | undefined;
-  readonly stats: FrameBatcher<Out>['stats'];
+  readonly #batcher: FrameBatcher<Out, In>;
+  readonly stats: FrameBatcher<Out, In>['stats'];
 
   constructor(nc: NatsConnection, { sendSubject, receiveSubject }: NatsTransportOptions) {
     this.#nc = nc;
     this.#sendSubject = sendSubject;
-    this.#batcher = new FrameBatcher<Out>((frame) => this.#nc.publish(this.#sendSubject, frame));
+    this.#batcher = new FrameBatcher<Out, In>((frame) => this.#nc.publish(this.#sendSubject, frame));
     this.stats = this.#batcher.stats;
     this.#sub = nc.subscribe(receiveSubject, {
       callback: (err, msg) => {
-        if (err) return;
-        this.stats.framesReceived++;
-        const handler = this.#handler;
-        if (!handler) return;
-        for (const message of decodeFrame(msg.data)) handler(message as In);
+        if (!err) this.#batcher.receive(msg.data);
       },
     });
   }
@@ -55,7 +49,7 @@ export class NatsTransport<In, Out> implements Transport<In, Out> {
   }
 
   onMessage(handler: (message: In) => void): void {
-    this.#handler = handler;
+    this.#batcher.onMessage(handler);
   }
 
   close(): void {

@@ -24,30 +24,35 @@ export interface TestCluster {
   cleanup(): Promise<void>;
 }
 
+/** The environment of one test node: its cluster, the shared database, its own audit directory. */
+export function nodeEnv({ id, run, databaseUrl, dir }: { id: string; run: string; databaseUrl: string; dir: string }) {
+  return {
+    ENVIRONMENT: 'test',
+    NATS_URL,
+    NODE_ID: id,
+    CLUSTER_ENABLED: 'true',
+    CLUSTER_NAME: run,
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: '2',
+    AUDIT_STORAGE_TYPE: 'database',
+    AUDIT_FLUSH_INTERVAL: '0.05',
+    AUDIT_LOG_DIR: path.join(dir, id, 'audit'),
+    SANDBOX_DIR: path.join(dir, 'sandbox'),
+    RUNTIME_WORKERS: '1',
+    CLUSTER_HEARTBEAT_MS: String(TEST_TIMING.heartbeat_ms),
+    CLUSTER_LEASE_MS: String(TEST_TIMING.lease_ms),
+    CLUSTER_NODE_LOSS_CHECK_MS: String(TEST_TIMING.node_loss_check_ms),
+    CLUSTER_REQUEST_TIMEOUT_MS: '10000',
+  };
+}
+
 export async function startCluster(count: number, extraEnv: Record<string, string> = {}): Promise<TestCluster> {
   const db = await createTestDatabase();
   const dir = await mkdtemp(path.join(tmpdir(), 'semibot-cluster-'));
   const run = `t${randomBytes(3).toString('hex')}`;
   const nodes: ClusterNodeProcess[] = [];
   const startNode = async (id: string): Promise<ClusterNodeProcess> => {
-    const node = await spawnNode(id, {
-      ENVIRONMENT: 'test',
-      NATS_URL,
-      NODE_ID: id,
-      CLUSTER_NAME: run,
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: '2',
-      AUDIT_STORAGE_TYPE: 'database',
-      AUDIT_FLUSH_INTERVAL: '0.05',
-      AUDIT_LOG_DIR: path.join(dir, id, 'audit'),
-      SANDBOX_DIR: path.join(dir, 'sandbox'),
-      RUNTIME_WORKERS: '1',
-      CLUSTER_HEARTBEAT_MS: String(TEST_TIMING.heartbeat_ms),
-      CLUSTER_LEASE_MS: String(TEST_TIMING.lease_ms),
-      CLUSTER_NODE_LOSS_CHECK_MS: String(TEST_TIMING.node_loss_check_ms),
-      CLUSTER_REQUEST_TIMEOUT_MS: '10000',
-      ...extraEnv,
-    });
+    const node = await spawnNode(id, { ...nodeEnv({ id, run, databaseUrl: db.url, dir }), ...extraEnv });
     nodes.push(node);
     return node;
   };

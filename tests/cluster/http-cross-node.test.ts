@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyClusterBuckets } from '../../scripts/cluster/launch.ts';
 import { type DaemonProcess, startDaemon } from '../e2e/daemon-harness.ts';
 import { createTestDatabase, type TestDatabase } from '../integration/postgres/pg-test-db.ts';
-import { NATS_URL } from './cluster-harness.ts';
+import { NATS_URL, nodeEnv } from './cluster-harness.ts';
 
 const TOKEN = 'cluster-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -27,17 +27,8 @@ describe('the HTTP API of a cluster', () => {
     for (const id of ['a', 'b']) {
       daemons.push(
         await startDaemon({
-          CLUSTER_ENABLED: 'true',
-          CLUSTER_NAME: run,
-          NODE_ID: id,
-          NATS_URL,
+          ...nodeEnv({ id, run, databaseUrl: db.url, dir }),
           API_TOKENS: `${TOKEN}=acme`,
-          DATABASE_URL: db.url,
-          DATABASE_POOL_SIZE: '2',
-          AUDIT_STORAGE_TYPE: 'database',
-          AUDIT_FLUSH_INTERVAL: '0.05',
-          AUDIT_LOG_DIR: path.join(dir, id, 'audit'),
-          SANDBOX_DIR: path.join(dir, 'sandbox'),
           LOG_LEVEL: 'warn',
         }),
       );
