@@ -18,7 +18,17 @@ export const ConfigSchema = z.object({
       max_overflow: z.number().int().min(0).default(10),
     })
     .prefault({}),
-  redis: z.object({ url: z.string().min(1).optional() }).prefault({}),
+  redis: z
+    .object({
+      /** the capability cache, shared by every node; unset keeps it in process */
+      url: z
+        .string()
+        .regex(/^rediss?:\/\/[^\s/]+(\/\d*)?$/, 'a URL like redis://host:6379 or rediss://user:password@host:6380/0')
+        .optional(),
+      /** prefix of every key the cache writes, so deployments can share one Redis */
+      key_prefix: z.string().min(1).default('semibot:capabilities:'),
+    })
+    .prefault({}),
   audit: z
     .object({
       storage_type: z.enum(['memory', 'file', 'database']).default('file'),
@@ -136,6 +146,7 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   DATABASE_POOL_SIZE: { key: 'database.pool_size', kind: 'int' },
   DATABASE_MAX_OVERFLOW: { key: 'database.max_overflow', kind: 'int' },
   REDIS_URL: { key: 'redis.url', kind: 'string' },
+  REDIS_KEY_PREFIX: { key: 'redis.key_prefix', kind: 'string' },
   AUDIT_STORAGE_TYPE: { key: 'audit.storage_type', kind: 'string' },
   AUDIT_BATCH_SIZE: { key: 'audit.batch_size', kind: 'int' },
   AUDIT_FLUSH_INTERVAL: { key: 'audit.flush_interval', kind: 'number' },

@@ -15,6 +15,8 @@ import { type LoadOptions, loadConfig } from '../config/load.ts';
 import type { Config, ConfigInput } from '../config/schema.ts';
 import { type ApprovalListener, Supervisor } from '../actors/supervisor/supervisor.ts';
 import { McpGateway } from '../actors/mcp-gateway/gateway.ts';
+import type { AgentCapabilityCache } from './capabilities/cache/agent-capabilities.ts';
+import { createAgentCapabilityCache } from './capabilities/cache/index.ts';
 import type { AuditEvent, AuditQuery } from './audit/events.ts';
 import type { VerifyResult } from './audit/hash-chain.ts';
 import type {
@@ -65,6 +67,8 @@ export class Runtime {
   #supervisor: Supervisor | undefined;
   /** MCP connections (main thread, beside the supervisor; issue 4) */
   #mcp: McpGateway | undefined;
+  /** agents' MCP tool lists, in process or in Redis (issue 7) */
+  #capabilityCache: AgentCapabilityCache | undefined;
   /** cluster mode only (issue 6): routing to other nodes over NATS */
   #cluster: ClusterNode | undefined;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -118,7 +122,8 @@ export class Runtime {
       throw err;
     }
     this.#mcp = new McpGateway(this.config, this.log);
-    this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp);
+    this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
+    this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
     await this.#supervisor.start();
     if (this.config.cluster.enabled) {
       // Imported only in cluster mode: a single node never loads NATS (issue 6).
@@ -246,13 +251,18 @@ export class Runtime {
           ? { status: sup.workers > 0 ? 'degraded' : 'unhealthy', detail: 'workers kept crashing; respawn stopped' }
           : { status: 'healthy' };
     components.mcp_client = this.#mcp ? this.#mcp.health() : { status: 'unhealthy', detail: 'not started' };
+    if (this.#capabilityCache) components.capability_cache = this.#capabilityCache.health();
     // Cluster mode: degraded while NATS reconnects (local sessions still run; issue 6).
     if (this.#cluster) components.cluster = this.#cluster.health();
     return { status: worstStatus(Object.values(components).map((c) => c.status)), components };
   }
 
   stats() {
-    return { state: this.#state, ...this.#running().stats() };
+    return {
+      state: this.#state,
+      ...this.#running().stats(),
+      ...(this.#capabilityCache ? { capability_cache: this.#capabilityCache.stats() } : {}),
+    };
   }
 
   /** Cluster mode: this node's cluster layer (node id, session owners); undefined on a single node. */
@@ -274,6 +284,7 @@ export class Runtime {
       await this.#supervisor?.stop(drainTimeoutMs);
       await this.#cluster?.stop();
       await this.#mcp?.close();
+      await this.#capabilityCache?.close();
       await this.#audit?.close();
     } finally {
       this.#audit?.[Comlink.releaseProxy]();

@@ -85,6 +85,8 @@ export class McpConnection {
   /** when the scheduled reconnect fires (performance.now() clock) */
   #reconnectAt = 0;
   #stderrTail: string[] = [];
+  /** a tool list from the capability cache: the first connect uses it instead of tools/list */
+  #seedTools: McpToolInfo[] | undefined;
   readonly #stateWaiters = new Set<() => void>();
 
   constructor(key: string, orgId: string, server: McpServerConfig, opts: ConnectionOptions) {
@@ -127,6 +129,36 @@ export class McpConnection {
   settle(): Promise<void> {
     if (this.#state === 'idle') this.#connect();
     return this.#connecting ?? Promise.resolve();
+  }
+
+  /**
+   * Gives a connection that has not connected yet a cached tool list (capability cache hit),
+   * so its first connect skips tools/list. Reconnects always list again.
+   */
+  seed(tools: McpToolInfo[]): void {
+    if (this.#state === 'idle') this.#seedTools = tools;
+  }
+
+  /**
+   * Asks a connected server for its tool list again (a capability cache miss: the list is
+   * trusted only for capability.cache_ttl). A change bumps the version and is reported like a
+   * list_changed notification. A server that does not answer keeps its current list.
+   */
+  async relist(): Promise<void> {
+    const client = this.#client;
+    if (!client || this.#state !== 'connected') return;
+    const before = JSON.stringify(this.#tools);
+    try {
+      await this.#loadTools(client);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'could not list the MCP tools again; keeping the last list');
+      return;
+    }
+    if (this.#client !== client || this.#state !== 'connected') return;
+    if (JSON.stringify(this.#tools) === before) return;
+    this.#version++;
+    this.#log.info({ tools: this.#tools.length }, 'MCP tool list changed');
+    this.#opts.onChange(this.snapshot());
   }
 
   async close(): Promise<void> {
@@ -304,7 +336,10 @@ export class McpConnection {
     const timeoutMs = this.#opts.connectionTimeoutMs;
     try {
       await client.connect(this.#transport(), { timeout: timeoutMs });
-      await this.#loadTools(client);
+      const seeded = this.#seedTools;
+      this.#seedTools = undefined;
+      if (seeded) this.#useTools(seeded);
+      else await this.#loadTools(client);
     } catch (err) {
       if (this.#client === client) this.#client = undefined;
       client.onclose = undefined;
@@ -381,6 +416,10 @@ export class McpConnection {
       }
       cursor = page.nextCursor;
     } while (cursor);
+    this.#useTools(tools);
+  }
+
+  #useTools(tools: McpToolInfo[]): void {
     this.#tools = tools;
     this.#safeTools = new Set(tools.filter((t) => t.read_only || t.idempotent).map((t) => t.name));
   }

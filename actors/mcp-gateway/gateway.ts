@@ -18,7 +18,7 @@ import { RuntimeError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
 import { McpConnection } from './connection.ts';
-import type { McpCallOutcome, McpGatewayMessage, McpServerSnapshot } from './messages.ts';
+import type { McpCallOutcome, McpGatewayMessage, McpServerSnapshot, McpToolInfo } from './messages.ts';
 
 export const IDLE_LINGER_MS = 30_000;
 
@@ -58,11 +58,16 @@ export class McpGateway {
    * Registers a session's servers, enforcing max_mcp_servers_per_org, and waits until each
    * connection attempt has settled (bounded by mcp.connection_timeout). A server that could
    * not connect is returned disconnected (it keeps reconnecting); it does not fail the session.
+   *
+   * Tool lists follow the capability cache: with `cached` lists (a hit), a connection that has
+   * yet to connect uses them instead of tools/list; with `relist` (a miss), servers that were
+   * already connected are asked for their list again.
    */
   async acquire(
     sessionId: string,
     orgId: string,
     servers: readonly McpServerConfig[],
+    tools: { cached?: Readonly<Record<string, McpToolInfo[]>>; relist?: boolean } = {},
   ): Promise<McpServerSnapshot[]> {
     if (this.#closed) throw new RuntimeError('runtime_stopping');
     if (servers.length === 0) return [];
@@ -87,12 +92,17 @@ export class McpGateway {
     }
     this.#sessionKeys.set(sessionId, keys);
     const entries = servers.map((server, i) => this.#entry(keys[i]!, orgId, server));
-    for (const entry of entries) {
+    const wasConnected = entries.map((e) => e.connection.state === 'connected');
+    for (const [i, entry] of entries.entries()) {
       entry.sessions.add(sessionId);
       clearTimeout(entry.idleTimer);
       entry.idleTimer = undefined;
+      const cachedTools = tools.cached?.[keys[i]!];
+      if (cachedTools) entry.connection.seed(cachedTools);
     }
     await Promise.all(entries.map((e) => e.connection.settle()));
+    // A connection made just now has listed its tools already.
+    if (tools.relist) await Promise.all(entries.map((e, i) => (wasConnected[i] ? e.connection.relist() : undefined)));
     return entries.map((e) => e.connection.snapshot());
   }
 

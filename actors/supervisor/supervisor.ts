@@ -43,7 +43,8 @@ import { workerEntry } from '../../src/worker-entry.ts';
 import type { AuditApi } from '../../workers/audit.worker.ts';
 import type { HostTask } from '../../workers/session.worker.ts';
 import type { McpGateway } from '../mcp-gateway/gateway.ts';
-import type { McpGatewayMessage } from '../mcp-gateway/messages.ts';
+import type { McpGatewayMessage, McpServerSnapshot } from '../mcp-gateway/messages.ts';
+import type { AgentCapabilityCache } from '../../src/capabilities/cache/agent-capabilities.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
 import type { SupervisorMessage } from './messages.ts';
 import { type SessionEntry, SessionTable, isTerminal } from './session-table.ts';
@@ -99,14 +100,24 @@ export class Supervisor {
   #generation = 0;
   readonly #inflightWork = new Set<Promise<unknown>>();
   readonly #mcp: McpGateway | undefined;
+  readonly #capabilityCache: AgentCapabilityCache | undefined;
 
-  constructor(config: Config, audit: Comlink.Remote<AuditApi>, log: Logger, mcp?: McpGateway) {
+  constructor(
+    config: Config,
+    audit: Comlink.Remote<AuditApi>,
+    log: Logger,
+    mcp?: McpGateway,
+    capabilityCache?: AgentCapabilityCache,
+  ) {
     this.#config = config;
     this.#audit = audit;
     this.#log = log.child({ actor: 'supervisor' });
     this.#mcp = mcp;
+    this.#capabilityCache = capabilityCache;
     // Connection changes reach every host; each audits them in the sessions that use the server.
+    // A changed tool list also drops the cached graphs built with the old one.
     mcp?.onChange((snapshot) => {
+      capabilityCache?.observe(snapshot);
       for (const slot of this.#slots.keys()) this.#relay.send(workerRef(slot), { type: 'session.mcp_status', snapshot });
     });
     this.#restart = new RestartPolicy(
@@ -175,10 +186,7 @@ export class Supervisor {
     this.#table.add(entry);
     try {
       // Connect (or join) the session's MCP servers first, so its graph holds their tools.
-      const mcp =
-        this.#mcp && ctx.mcp_servers.length > 0
-          ? await this.#mcp.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers)
-          : undefined;
+      const mcp = this.#mcp && ctx.mcp_servers.length > 0 ? await this.#acquireMcp(this.#mcp, ctx) : undefined;
       await this.#slots.get(slot)!.ready;
       return await this.#ask<{ session_id: string; state: SessionState; capabilities: CapabilitySummary[] }>(
         slot,
@@ -190,6 +198,20 @@ export class Supervisor {
       this.#table.remove(ctx.session_id);
       throw err;
     }
+  }
+
+  /**
+   * The session's MCP servers and their tool lists: from the capability cache when the agent's
+   * graph is cached (no server is asked), else listed by each server and then cached.
+   */
+  async #acquireMcp(gateway: McpGateway, ctx: SessionContext): Promise<McpServerSnapshot[]> {
+    const cache = this.#capabilityCache;
+    if (!cache) return gateway.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers, { relist: true });
+    const { key, mcpTools } = await cache.lookup(ctx);
+    if (mcpTools) return gateway.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers, { cached: mcpTools });
+    const snapshots = await gateway.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers, { relist: true });
+    await cache.remember(key, snapshots);
+    return snapshots;
   }
 
   async execute(sessionId: string, inputs: ActionInput[]): Promise<ActionResult[]> {

@@ -3,10 +3,10 @@
  * (skill | tool | mcp), version, source, JSON Schema and a compiled params validator.
  * Built from the session context; cached per agent for capability.cache_ttl seconds.
  */
-import { createHash } from 'node:crypto';
 import type { AuditEventDraft } from '../audit/events.ts';
 import type { CapabilitySummary, SessionContext } from '../contracts.ts';
 import { RuntimeError } from '../errors.ts';
+import { agentCapabilityKey } from '../capabilities/cache/agent-key.ts';
 import { BUILTIN_TOOLS } from '../capabilities/tools/index.ts';
 import type { ToolContext } from '../capabilities/tools/tool.ts';
 import type { Skill } from '../capabilities/skills/loader.ts';
@@ -95,7 +95,11 @@ interface CacheEntry {
   expiresAt: number;
 }
 
-/** Builds graphs and caches them per agent (and per set of requested capabilities). */
+/**
+ * Builds graphs and keeps the compiled ones per agent for capability.cache_ttl, in this thread
+ * (validators and invoke functions cannot be shared; MCP tool lists are shared through the
+ * capability cache on the main thread, src/capabilities/cache/).
+ */
 export class CapabilityGraphBuilder {
   readonly #cache = new Map<string, CacheEntry>();
   readonly #limits: GraphLimits;
@@ -119,7 +123,7 @@ export class CapabilityGraphBuilder {
         `${ctx.mcp_servers.length} MCP servers given; max_mcp_servers_per_org is ${this.#limits.maxMcpServersPerOrg}`,
       );
     }
-    const key = cacheKey(ctx);
+    const key = agentCapabilityKey(ctx);
     const now = Date.now();
     const hit = this.#cache.get(key);
     if (hit && hit.expiresAt > now) return hit.graph;
@@ -195,19 +199,4 @@ function skillCapability(skill: Skill): Capability {
       }
     },
   };
-}
-
-function cacheKey(ctx: SessionContext): string {
-  const parts = [
-    ctx.org_id,
-    ctx.agent_id,
-    [...ctx.tools].sort().join(','),
-    [...ctx.skills].sort().join(','),
-    // The whole server config (transport too): the live MCP view is bound to these connections.
-    ctx.mcp_servers
-      .map((s) => JSON.stringify([s.id, s.name ?? null, s.transport, s.retry_tools ?? []]))
-      .sort()
-      .join(','),
-  ];
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex');
 }

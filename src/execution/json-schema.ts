@@ -3,9 +3,13 @@
  * Schemas come from tools, skills and MCP servers; each is compiled once per thread.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
 import { RuntimeError } from '../errors.ts';
 
 const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true, allowUnionTypes: true });
+// MCP servers declare formats (uri, email, date-time, …): checked, not ignored with a console warning.
+const addFormats = addFormatsPlugin as unknown as (a: Ajv) => Ajv;
+addFormats(ajv);
 const compiled = new WeakMap<object, ValidateFunction>();
 
 export type ParamsValidator = (params: Record<string, unknown>) => string | undefined;

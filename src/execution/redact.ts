@@ -14,7 +14,8 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
     const next = SECRET_KEY.test(key) && v !== null && v !== undefined ? REDACTED : redactSecrets(v, depth + 1);
     if (next !== v) {
       out ??= { ...(value as Record<string, unknown>) };
-      out[key] = next;
+      // defineProperty, not assignment: a key named "__proto__" stays a key.
+      Object.defineProperty(out, key, { value: next, enumerable: true, writable: true, configurable: true });
     }
   }
   return out ?? value;

@@ -103,7 +103,11 @@ describe('COPY round trip (property-based)', () => {
           expect(fromPgString(row!.message)).toBe(message);
         },
       ),
-      { numRuns: 40 },
+      {
+        numRuns: 40,
+        // Found by this property: a "__proto__" key (JSON allows it) next to a NUL that needs escaping.
+        examples: [['', '', '', {}, JSON.parse('{"__proto__":{},"":{"\\u0000":null}}') as Record<string, unknown>]],
+      },
     );
   });
 

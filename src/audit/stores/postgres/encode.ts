@@ -102,7 +102,10 @@ function mapStrings(value: unknown, f: (s: string) => string): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[f(k)] = mapStrings(v, f);
+  // defineProperty, not assignment: a key named "__proto__" (JSON allows it) stays a key.
+  for (const [k, v] of Object.entries(value)) {
+    Object.defineProperty(out, f(k), { value: mapStrings(v, f), enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
