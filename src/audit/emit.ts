@@ -151,10 +151,18 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
  * still holds the params (a skill that changed them in place would change what is recorded
  * after it was hashed); plain JSON, so the hash still holds after msgpack, a JSON-lines file
  * or a jsonb column (undefined, Dates, NaN and class instances would change shape).
+ *
+ * A "__proto__" key becomes "__proto_" here, as msgpack renames it on every thread hop (it
+ * never creates that key, against prototype pollution): hashed as it will be stored.
  */
 function jsonSafe(value: unknown): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  const text = JSON.stringify(value);
-  return text === undefined ? null : JSON.parse(text);
+  let text = JSON.stringify(value);
+  if (text === undefined) return null;
+  // Inside a JSON string a quote is always escaped, so `{"` / `,"` before the name is a key.
+  if (text.includes('"__proto__":')) text = text.replace(PROTO_KEY, '$1"__proto_":');
+  return JSON.parse(text);
 }
+
+const PROTO_KEY = /([{,])"__proto__":/g;
