@@ -64,6 +64,25 @@ export class RuntimeMetrics {
         counted = restarts;
       },
     });
+    // Capability cache (issue 7): the hit rate is rate(…{result="hit"}) / rate(…).
+    const cacheCounted = { hit: 0, miss: 0 };
+    new Counter({
+      name: 'runtime_capability_cache_lookups_total',
+      help: 'Capability cache lookups at session start (sessions with MCP servers), by result',
+      labelNames: ['result'] as const,
+      registers: [this.registry],
+      collect() {
+        const cache = stats()?.capability_cache;
+        if (!cache) return;
+        for (const [result, now] of [
+          ['hit', cache.hits],
+          ['miss', cache.misses],
+        ] as const) {
+          if (now > cacheCounted[result]) this.inc({ result }, now - cacheCounted[result]);
+          cacheCounted[result] = now;
+        }
+      },
+    });
   }
 
   /** The whole exposition: this registry, then the audit thread's. */

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Session } from '../../../src/index.ts';
+import { RuntimeMetrics } from '../../../src/metrics/runtime-metrics.ts';
 import { IDS, type TestRuntime, startTestRuntime } from '../../helpers/runtime.ts';
 import { PrivateRedis, SHARED_REDIS_URL, testPrefix } from '../../helpers/redis.ts';
 import { stdioServer, waitFor } from '../mcp/helpers.ts';
@@ -54,6 +55,9 @@ describe('session start with MCP servers and the capability cache', () => {
     expect(c.capabilities.map((x) => x.name)).toContain('mcp__lc__fresh');
     expect(await listRequests(c, 'lc')).toBe(4);
     expect(t.runtime.stats().capability_cache).toMatchObject({ hits: 1, misses: 3 });
+    const metrics = await new RuntimeMetrics(t.runtime).text();
+    expect(metrics).toContain('runtime_capability_cache_lookups_total{result="hit"} 1');
+    expect(metrics).toContain('runtime_capability_cache_lookups_total{result="miss"} 3');
     expect((await t.runtime.health()).components.capability_cache).toEqual({
       status: 'healthy',
       detail: expect.stringMatching(/^in process, \d+ entr/),
