@@ -6,8 +6,10 @@
  *
  * Redis is an optimisation, never a dependency of a session: every command fails fast (no
  * offline queue, a short command timeout) and then the in-process cache answers instead. The
- * first failure logs one warning and turns health() degraded; when the client is ready again
- * it logs that and goes back to Redis (ioredis keeps reconnecting on its own).
+ * first failure logs one warning and turns health() degraded; after a failure Redis is left
+ * alone for RETRY_AFTER_MS (a Redis that hangs must not add a timeout to every session start),
+ * then tried again. When the client reconnects or a command succeeds again it logs that and
+ * goes back to Redis (ioredis keeps reconnecting on its own).
  */
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -25,6 +27,9 @@ const CachedCapabilitiesSchema = z.object({
   mcp_tools: z.record(z.string(), z.array(McpToolInfoSchema)),
 });
 
+/** After a failed command, how long the in-process cache answers before Redis is tried again. */
+export const RETRY_AFTER_MS = 5000;
+
 export interface RedisCacheOptions {
   log: Logger;
   /** key prefix, so several deployments (or tests) can share one Redis */
@@ -32,6 +37,7 @@ export interface RedisCacheOptions {
   /** a command that takes longer counts as Redis being unreachable */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
+  retryAfterMs?: number;
 }
 
 export class RedisCapabilityCache implements CapabilityCache {
@@ -42,12 +48,16 @@ export class RedisCapabilityCache implements CapabilityCache {
   readonly #where: string;
   readonly #log: Logger;
   readonly #connectTimeoutMs: number;
+  readonly #retryAfterMs: number;
   #degradedBy: string | undefined;
+  /** performance.now() before which Redis is not asked (after a failure) */
+  #skipUntil = 0;
 
   constructor(url: string, options: RedisCacheOptions) {
     this.#prefix = options.prefix ?? 'semibot:capabilities:';
     this.#log = options.log.child({ component: 'capability_cache' });
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.#retryAfterMs = options.retryAfterMs ?? RETRY_AFTER_MS;
     const parsed = new URL(url);
     this.#where = `${parsed.hostname}:${parsed.port || 6379}`; // never the password
     this.#client = new Redis(url, {
@@ -61,13 +71,7 @@ export class RedisCapabilityCache implements CapabilityCache {
     });
     // Without a listener, ioredis reports each failed reconnect as an unhandled error.
     this.#client.on('error', (err: Error) => this.#degrade(err.message));
-    this.#client.on('ready', () => {
-      if (this.#degradedBy === undefined) return;
-      this.#log.info({ redis: this.#where }, 'Redis is reachable again: the capability cache is shared again');
-      this.#degradedBy = undefined;
-      // What was cached on this node meanwhile is dropped, so it cannot outlive an invalidation.
-      void this.#fallback.close();
-    });
+    this.#client.on('ready', () => this.#recover());
   }
 
   /** Connects, waiting at most connectTimeoutMs; an unreachable Redis only degrades the cache. */
@@ -84,6 +88,7 @@ export class RedisCapabilityCache implements CapabilityCache {
     let raw: string | null;
     try {
       raw = await this.#client.get(this.#entryKey(key));
+      this.#recover();
     } catch (err) {
       this.#degrade((err as Error).message);
       return this.#fallback.get(key);
@@ -112,6 +117,7 @@ export class RedisCapabilityCache implements CapabilityCache {
     for (const server of serverKeys) tx.sadd(this.#serverKey(server), key).expire(this.#serverKey(server), ttl);
     try {
       await tx.exec();
+      this.#recover();
     } catch (err) {
       this.#degrade((err as Error).message);
       await this.#fallback.set(key, value, ttlSeconds, serverKeys);
@@ -151,12 +157,24 @@ export class RedisCapabilityCache implements CapabilityCache {
   }
 
   #usable(): boolean {
-    if (this.#client.status === 'ready') return true;
-    this.#degrade(`connection ${this.#client.status}`);
-    return false;
+    if (this.#client.status !== 'ready') {
+      this.#degrade(`connection ${this.#client.status}`);
+      return false;
+    }
+    return performance.now() >= this.#skipUntil;
+  }
+
+  #recover(): void {
+    this.#skipUntil = 0;
+    if (this.#degradedBy === undefined) return;
+    this.#log.info({ redis: this.#where }, 'Redis is reachable again: the capability cache is shared again');
+    this.#degradedBy = undefined;
+    // What was cached on this node meanwhile is dropped, so it cannot outlive an invalidation.
+    void this.#fallback.close();
   }
 
   #degrade(reason: string): void {
+    this.#skipUntil = performance.now() + this.#retryAfterMs;
     if (this.#degradedBy !== undefined) {
       this.#degradedBy = reason || this.#degradedBy;
       return;

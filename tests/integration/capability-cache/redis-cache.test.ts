@@ -147,4 +147,33 @@ describe('Redis going away', () => {
       await redis.stop();
     }
   });
+
+  it('a hung Redis (SIGSTOP) costs one command timeout, then is left alone until it answers again', async () => {
+    const redis = await PrivateRedis.start();
+    try {
+      const { log, lines } = capturingLogger();
+      const cache = new RedisCapabilityCache(redis.url, { log, commandTimeoutMs: 200, retryAfterMs: 300 });
+      opened.push(cache);
+      await cache.connect();
+      await cache.set('before', entry('read'), 60, [SERVER_A]);
+
+      redis.freeze();
+      // The first command times out and the node's own cache answers; the connection stays
+      // open, so only the retry interval keeps later commands from waiting out the timeout too.
+      expect(await cache.get('before')).toBeUndefined();
+      expect(cache.health()).toMatchObject({ status: 'degraded', detail: expect.stringMatching(/timed out/i) });
+      await cache.set('during', entry('write'), 60, [SERVER_A]);
+      expect((await cache.get('during'))?.mcp_tools[SERVER_A]?.[0]?.name).toBe('write');
+
+      redis.thaw();
+      await waitFor(async () => {
+        await cache.get('before');
+        return cache.health().status === 'healthy' || undefined;
+      });
+      expect((await cache.get('before'))?.mcp_tools[SERVER_A]?.[0]?.name).toBe('read');
+      expect(lines.some((l) => /reachable again/.test(l.msg))).toBe(true);
+    } finally {
+      await redis.stop();
+    }
+  });
 });
