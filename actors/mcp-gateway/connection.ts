@@ -87,6 +87,7 @@ export class McpConnection {
   #stderrTail: string[] = [];
   /** a tool list from the capability cache: the first connect uses it instead of tools/list */
   #seedTools: McpToolInfo[] | undefined;
+  #relisting: Promise<void> | undefined;
   readonly #stateWaiters = new Set<() => void>();
 
   constructor(key: string, orgId: string, server: McpServerConfig, opts: ConnectionOptions) {
@@ -144,7 +145,15 @@ export class McpConnection {
    * trusted only for capability.cache_ttl). A change bumps the version and is reported like a
    * list_changed notification. A server that does not answer keeps its current list.
    */
-  async relist(): Promise<void> {
+  relist(): Promise<void> {
+    // Sessions of a new agent starting together share one tools/list.
+    this.#relisting ??= this.#relistOnce().finally(() => {
+      this.#relisting = undefined;
+    });
+    return this.#relisting;
+  }
+
+  async #relistOnce(): Promise<void> {
     const client = this.#client;
     if (!client || this.#state !== 'connected') return;
     const before = JSON.stringify(this.#tools);

@@ -64,6 +64,18 @@ describe('session start with MCP servers and the capability cache', () => {
     });
   });
 
+  it('sessions of a new agent starting together share one tools/list', async () => {
+    const t = await runtime();
+    const server = stdioServer('herd');
+    const first = await t.runtime.createSession({ ...IDS, agent_id: 'herd-warm', mcp_servers: [server] });
+    expect(await listRequests(first, 'herd')).toBe(1);
+    // 20 sessions of an agent not yet cached, at once: one miss each, one request between them.
+    await Promise.all(
+      Array.from({ length: 20 }, () => t.runtime.createSession({ ...IDS, agent_id: 'herd-new', mcp_servers: [server] })),
+    );
+    expect(await listRequests(first, 'herd')).toBe(2);
+  });
+
   it('with CAPABILITY_CACHE_TTL=0 every session start asks the servers again', async () => {
     const t = await runtime({ capability: { cache_ttl: 0 } });
     const server = stdioServer('nocache');
