@@ -16,6 +16,8 @@ declare module 'autocannon' {
       pipelining?: number;
       amount?: number;
       timeout?: number;
+      /** how often (ms) autocannon samples its counters and checks whether the run is over; 1000 by default */
+      sampleInt?: number;
       requests?: Request[];
     }
     interface Histogram {

@@ -4,7 +4,7 @@
  * the baseline, in the same run and with the same configuration.
  *
  *   library:  this process ── createRuntime() ── supervisor ── session workers
- *   http:     this process (node:http, keep-alive) ──► `semibot-runtime serve` ── same path
+ *   http:     this process (keep-alive HTTP client) ──► `semibot-runtime serve` ── same path
  *
  * For each concurrency level: create N sessions (external planner), then every session runs
  * its actions one after another (each a round trip), all sessions at once; record errors,
@@ -12,6 +12,12 @@
  * Writes <out>/http-load.json and <out>/http-load.svg (throughput and p50/p99 vs concurrency).
  *
  *   npm run load -- [--sessions 500] [--actions 20] [--levels 50,100,250,500] [--out bench/results]
+ *                   [--client autocannon|raw]
+ *
+ * The HTTP side is driven by autocannon (runHttpLevel). `--client raw` drives it instead with
+ * http-client.ts through the library side's own loop (runLevel, one keep-alive connection per
+ * stream): the same streams, timed the same way, with a client that costs about half of
+ * autocannon's CPU per request, which otherwise lands on the same two cores as the daemon.
  *
  * The bar (issue 5): at 500 sessions × 20 actions, zero errors, and HTTP action throughput at
  * least 50% of the library's.
@@ -24,6 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createRuntime } from '../../src/index.ts';
+import { HttpConnection } from './http-client.ts';
 import { renderChart } from './svg-chart.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -37,8 +44,11 @@ const { values } = parseArgs({
     levels: { type: 'string' },
     rounds: { type: 'string', default: '2' },
     out: { type: 'string', default: path.join(ROOT, 'bench/results') },
+    client: { type: 'string', default: 'autocannon' },
   },
 });
+if (values.client !== 'raw' && values.client !== 'autocannon')
+  throw new Error(`--client: expected raw or autocannon, got ${JSON.stringify(values.client)}`);
 const SESSIONS = Number(values.sessions);
 const ROUNDS = Math.max(1, Number(values.rounds));
 const ACTIONS = Number(values.actions);
@@ -94,13 +104,15 @@ async function runLevel(
   concurrency: number,
   actions: number,
   quiet = false,
+  /** CPU seconds of other processes doing this level's work (the daemon) */
+  otherCpuSeconds: () => Promise<number> = async () => 0,
 ): Promise<LevelResult> {
   const latencies: number[] = [];
   let errors = 0;
   let done = 0;
   const total = concurrency * actions;
+  const cpu0 = ownCpuSeconds() + (await otherCpuSeconds());
   const started = performance.now();
-  const cpu0 = ownCpuSeconds();
   const progress = setInterval(() => {
     const s = (performance.now() - started) / 1000;
     process.stderr.write(
@@ -136,7 +148,7 @@ async function runLevel(
     clearInterval(progress);
   }
   const seconds = (performance.now() - started) / 1000;
-  const cpuSeconds = ownCpuSeconds() - cpu0;
+  const cpuSeconds = ownCpuSeconds() + (await otherCpuSeconds()) - cpu0;
   latencies.sort((a, b) => a - b);
   return report(kind, quiet, {
     cpu_us_per_action: Math.round((cpuSeconds * 1e6) / total),
@@ -168,6 +180,10 @@ function report(kind: string, quiet: boolean, result: LevelResult): LevelResult 
  * node:http's, which matters when client and daemon share the cores): one connection per
  * session stream, each running POST /v1/sessions, `actions` × POST /v1/sessions/:id/actions,
  * DELETE /v1/sessions/:id. Latency percentiles are autocannon's, over every request.
+ *
+ * The level ends at its last response, as the library side ends when its last stream does:
+ * autocannon itself notices that `amount` is reached only on its next sampling tick (once a
+ * second by default), so its own duration rounds every run up to a whole second.
  */
 async function runHttpLevel(
   base: URL,
@@ -177,6 +193,7 @@ async function runHttpLevel(
   quiet = false,
 ): Promise<LevelResult> {
   let failedActions = 0;
+  let lastResponseAt = 0;
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   const requests: autocannon.Request[] = [
     {
@@ -185,6 +202,7 @@ async function runHttpLevel(
       headers,
       setupRequest: (req, context) => ({ ...req, body: JSON.stringify(sessionBody(Number(context.n ?? 0))) }),
       onResponse: (status, body, context) => {
+        lastResponseAt = performance.now();
         if (status === 201) context.sid = (JSON.parse(body) as { session_id: string }).session_id;
       },
     },
@@ -203,6 +221,7 @@ async function runHttpLevel(
               }
             : (undefined as unknown as autocannon.Request),
         onResponse: (status, body) => {
+          lastResponseAt = performance.now();
           if (status !== 200 || !body.includes('"success":true')) failedActions++;
         },
       }),
@@ -214,6 +233,9 @@ async function runHttpLevel(
         context.sid
           ? { ...req, path: `/v1/sessions/${context.sid}` }
           : (undefined as unknown as autocannon.Request),
+      onResponse: () => {
+        lastResponseAt = performance.now();
+      },
     },
   ];
   const started = performance.now();
@@ -224,6 +246,8 @@ async function runHttpLevel(
     pipelining: 1,
     amount: concurrency * requests.length,
     timeout: 120,
+    // Sample often so the instance resolves soon after the last response (see above).
+    sampleInt: 20,
     requests,
   });
   if (!quiet)
@@ -233,7 +257,7 @@ async function runHttpLevel(
       renderLatencyTable: false,
     });
   const result = await instance;
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = ((lastResponseAt || performance.now()) - started) / 1000;
   const cpuSeconds = ownCpuSeconds() + (await processCpuSeconds(daemonPid)) - cpu0;
   const done = result.requests.total;
   const streams = concurrency * requests.length;
@@ -264,6 +288,50 @@ const sessionBody = (i: number) => ({
   tools: ['echo'],
   policy: { max_iterations: ACTIONS + 10 },
 });
+
+/**
+ * The HTTP side as a Driver: each stream gets its own keep-alive connection (as a client per
+ * session would), opened by create and closed by cancel.
+ */
+function httpDriver(base: URL): Driver {
+  const connections = new Map<string, HttpConnection>();
+  const headers = { Authorization: `Bearer ${TOKEN}` };
+  return {
+    async create(i) {
+      const conn = await HttpConnection.open(base, headers);
+      try {
+        const res = await conn.request('POST', '/v1/sessions', JSON.stringify(sessionBody(i)));
+        if (res.status !== 201) throw new Error(`POST /v1/sessions answered ${res.status}: ${res.body}`);
+        const id = (JSON.parse(res.body) as { session_id: string }).session_id;
+        connections.set(id, conn);
+        return id;
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    },
+    async execute(id, message) {
+      const res = await connections
+        .get(id)!
+        .request(
+          'POST',
+          `/v1/sessions/${id}/actions`,
+          JSON.stringify([{ name: 'echo', params: { message } }]),
+        );
+      return res.status === 200 && res.body.includes('"success":true');
+    },
+    async cancel(id) {
+      const conn = connections.get(id)!;
+      connections.delete(id);
+      try {
+        const res = await conn.request('DELETE', `/v1/sessions/${id}`);
+        if (res.status !== 200) throw new Error(`DELETE answered ${res.status}: ${res.body}`);
+      } finally {
+        conn.close();
+      }
+    },
+  };
+}
 
 function libraryDriver(runtime: ReturnType<typeof createRuntime>): Driver {
   const sessions = new Map<string, Awaited<ReturnType<typeof runtime.createSession>>>();
@@ -344,11 +412,18 @@ async function main(): Promise<void> {
     await runtime.start();
     daemon = await startDaemon(env('http'));
     const lib = libraryDriver(runtime);
+    const { api, proc } = daemon;
+    const http = httpDriver(api);
+    const daemonCpu = () => processCpuSeconds(proc.pid!);
+    const runHttp = (level: number, quiet = false) =>
+      values.client === 'autocannon'
+        ? runHttpLevel(api, proc.pid!, level, ACTIONS, quiet)
+        : runLevel('http', http, level, ACTIONS, quiet, daemonCpu);
     // Warm-up (not recorded): JIT, tsx's first compiles, fastify's route caches. A cold daemon
     // measured here ran at a third of its warm speed.
     for (let i = 0; i < 2; i++) {
       await runLevel('library', lib, 100, ACTIONS, true);
-      await runHttpLevel(daemon.api, daemon.proc.pid!, 100, ACTIONS, true);
+      await runHttp(100, true);
     }
     const best = (a: LevelResult | undefined, b: LevelResult) =>
       a && a.actions_per_second >= b.actions_per_second ? a : b;
@@ -357,7 +432,7 @@ async function main(): Promise<void> {
       let h: LevelResult | undefined;
       for (let round = 0; round < ROUNDS; round++) {
         l = best(l, await runLevel('library', lib, level, ACTIONS));
-        h = best(h, await runHttpLevel(daemon.api, daemon.proc.pid!, level, ACTIONS));
+        h = best(h, await runHttp(level));
       }
       library.push(l!);
       httpResults.push(h!);
@@ -384,6 +459,7 @@ async function main(): Promise<void> {
     actions_per_session: ACTIONS,
     levels: LEVELS,
     rounds_per_level: ROUNDS,
+    http_client: values.client,
     total_errors: errors,
     library,
     http: httpResults,
@@ -399,7 +475,7 @@ async function main(): Promise<void> {
       http_at_least_half_of_library: ratio >= 0.5,
       passed: errors === 0 && ratio >= 0.5,
     },
-    reproduce: `npm run load -- --sessions ${SESSIONS} --actions ${ACTIONS} --levels ${LEVELS.join(',')} --rounds ${ROUNDS}`,
+    reproduce: `npm run load -- --sessions ${SESSIONS} --actions ${ACTIONS} --levels ${LEVELS.join(',')} --rounds ${ROUNDS}${values.client === 'autocannon' ? '' : ` --client ${values.client}`}`,
   };
   await mkdir(values.out!, { recursive: true });
   await writeFile(path.join(values.out!, 'http-load.json'), `${JSON.stringify(summary, null, 2)}\n`);

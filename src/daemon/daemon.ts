@@ -161,8 +161,12 @@ export class Daemon {
 
   #track<T>(work: Promise<T>): Promise<T> {
     this.#inflight.add(work);
-    const done = () => this.#inflight.delete(work);
-    work.then(done, done);
+    // Inline callbacks: a named arrow (const done = ...) gets a name-keeping __name() call from
+    // the TypeScript loader on every request.
+    work.then(
+      () => this.#inflight.delete(work),
+      () => this.#inflight.delete(work),
+    );
     return work;
   }
 }

@@ -18,6 +18,8 @@ export interface Principal {
 }
 
 const MAX_SEEN_HEADERS = 1024;
+/** The principal of every request while auth is off (one object: no allocation per request). */
+const ANONYMOUS: Principal = Object.freeze({ org_id: undefined, token_id: 'anonymous' });
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export class TokenTable {
@@ -66,8 +68,8 @@ export class TokenTable {
 
   /** The principal of an Authorization header; throws unauthorized when tokens are on and it is missing or unknown. */
   authenticate(header: string | undefined): Principal {
-    if (!this.enabled) return { org_id: undefined, token_id: 'anonymous' };
-    const principal = this.#lookup(header);
+    if (!this.enabled) return ANONYMOUS;
+    const principal = this.lookup(header);
     if (principal) return principal;
     if (!/^Bearer\s+\S+\s*$/i.test(header ?? '')) {
       throw new RuntimeError('unauthorized', 'expected an Authorization: Bearer <token> header');
@@ -75,13 +77,11 @@ export class TokenTable {
     throw new RuntimeError('unauthorized', 'the bearer token is not valid');
   }
 
-  /** The rate-limit bucket of a request: its token when valid, else nothing (callers use the client address). */
-  bucketOf(header: string | undefined): string | undefined {
-    const principal = this.#lookup(header);
-    return principal ? `token:${principal.token_id}` : undefined;
-  }
-
-  #lookup(header: string | undefined): Principal | undefined {
+  /**
+   * The principal of a header carrying a valid token, else undefined (never throws). Its
+   * token_id is also the request's rate-limit bucket (server.ts).
+   */
+  lookup(header: string | undefined): Principal | undefined {
     if (header === undefined) return undefined;
     const cached = this.#seen.get(header);
     if (cached) return cached;

@@ -6,10 +6,13 @@ import { z } from 'zod';
 import { ActionSchema } from '../../contracts.ts';
 import { AuditEventTypeSchema } from '../../audit/events.ts';
 
+/** The most actions one POST /v1/sessions/:id/actions may carry. */
+export const MAX_BATCH = 1000;
+
 /** POST /v1/sessions/:id/actions takes a bare array or {actions: [...]} */
 export const ActionBatchSchema = z.union([
-  z.array(ActionSchema).min(1).max(1000),
-  z.strictObject({ actions: z.array(ActionSchema).min(1).max(1000) }).transform((b) => b.actions),
+  z.array(ActionSchema).min(1).max(MAX_BATCH),
+  z.strictObject({ actions: z.array(ActionSchema).min(1).max(MAX_BATCH) }).transform((b) => b.actions),
 ]);
 
 export const ApprovalBodySchema = z.strictObject({

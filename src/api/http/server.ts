@@ -1,14 +1,24 @@
 /**
  * The HTTP API (HTTP_PORT, 8000), behind nginx in production.
  *
- *   request ─► onRequest: rate limit (bucket = token, else client address; trustProxy makes
- *              that X-Forwarded-For, or every client would share nginx's address)
- *           ─► preHandler: bearer token → org (auth.ts)   ─► route (sessions.ts, audit.ts)
- *           ─► runtime (src/runtime.ts) ─► supervisor ─► session worker
+ *   request ─► onRequest (added to each route by the onRoute hook below, so nothing is looked up
+ *              per request): rate limit (bucket = token, else client address; trustProxy makes
+ *              that X-Forwarded-For, or every client would share nginx's address), then for
+ *              /v1/ routes the bearer token → org (auth.ts)
+ *           ─► route (sessions.ts, audit.ts) ─► runtime (src/runtime.ts) ─► supervisor ─► session worker
+ *           ─► onResponse: request counter and latency histogram, labels built once per route
  *   errors  ─► errors.ts: {"error": {"code", "message"}} with the catalogue's status
+ *
+ * Per-request work is kept to what a request needs: every microsecond here is paid thousands
+ * of times a second on the same cores as the session workers (scripts/load/http-load.ts).
  */
-import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type HookHandlerDoneFunction,
+  type RouteOptions,
+} from 'fastify';
 import type { Config } from '../../../config/schema.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -19,6 +29,7 @@ import { VERSION } from '../version.ts';
 import { auditRoutes } from './audit.ts';
 import type { Principal, TokenTable } from './auth.ts';
 import { errorHandler } from './errors.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { sessionRoutes } from './sessions.ts';
 
 export interface ApiDeps {
@@ -54,6 +65,10 @@ export function trustProxyOption(
     .filter(Boolean);
 }
 
+type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
+const hooks = (h: RouteOptions['onRequest']): Hook[] =>
+  h === undefined ? [] : ((Array.isArray(h) ? h : [h]) as Hook[]);
+
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const { server } = deps.config;
   const app = Fastify({
@@ -65,67 +80,90 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   });
   app.setErrorHandler(errorHandler(deps.log));
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: {
-        code: 'route_not_found',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-      },
-    }),
-  );
   // JSON only: a text/plain body gets 415 instead of reaching a schema as a string.
   app.removeContentTypeParser('text/plain');
 
-  await app.register(rateLimit, {
-    global: true,
+  const limiter = new RateLimiter({
     max: server.rate_limit_max,
-    timeWindow: server.rate_limit_window_seconds * 1000,
-    keyGenerator: (request) => deps.tokens.bucketOf(request.headers.authorization) ?? `ip:${request.ip}`,
-    errorResponseBuilder: (_request, context) =>
-      Object.assign(
-        new RuntimeError(
-          'rate_limited',
-          `more than ${context.max} requests in ${context.after}; retry later`,
-        ),
-        { statusCode: 429 },
-      ),
-    // The x-ratelimit-* headers only on 429 answers (with retry-after): every header on every
-    // answer is measurable work at thousands of requests a second.
-    addHeadersOnExceeding: {
-      'x-ratelimit-limit': false,
-      'x-ratelimit-remaining': false,
-      'x-ratelimit-reset': false,
-    },
+    windowMs: server.rate_limit_window_seconds * 1000,
   });
-
+  const windowText = `${server.rate_limit_window_seconds} s`;
   const principal = (request: FastifyRequest): Principal => {
     const r = request as WithPrincipal;
     r[PRINCIPAL] ??= deps.tokens.authenticate(request.headers.authorization);
     return r[PRINCIPAL];
   };
-  // Callback-style hooks: no promise per hook per request on the hot path.
-  app.addHook('preHandler', (request, _reply, done) => {
-    try {
-      if (request.routeOptions.url?.startsWith('/v1/')) principal(request);
+
+  /**
+   * The first hook of every route: draining notice, rate limit, then the token of /v1/ routes
+   * (before the body is read: an unauthenticated client does not get its body parsed).
+   * Callback style: no promise per hook per request.
+   */
+  const gate =
+    (limited: boolean, authenticated: boolean): Hook =>
+    (request, reply, done) => {
+      // While draining, tell keep-alive clients to go, so their sockets close after this answer.
+      if (deps.draining()) reply.header('connection', 'close');
+      if (!limited && !authenticated) {
+        done();
+        return;
+      }
+      const header = request.headers.authorization;
+      const known = deps.tokens.lookup(header);
+      if (limited) {
+        // Token ids are hex, so an "ip:" bucket can never collide with a token's.
+        const over = limiter.hit(known ? known.token_id : `ip:${request.ip}`);
+        if (over) {
+          const seconds = String(over.retryAfterSeconds);
+          reply.headers({
+            'x-ratelimit-limit': String(over.max),
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-reset': seconds,
+            'retry-after': seconds,
+          });
+          done(
+            Object.assign(
+              new RuntimeError(
+                'rate_limited',
+                `more than ${over.max} requests in ${windowText}; retry in ${seconds} s`,
+              ),
+              { statusCode: 429 },
+            ),
+          );
+          return;
+        }
+      }
+      if (authenticated) {
+        try {
+          (request as WithPrincipal)[PRINCIPAL] = known ?? deps.tokens.authenticate(header);
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+      }
       done();
-    } catch (err) {
-      done(err as Error);
-    }
+    };
+
+  // Route-level hooks, decided once per route here rather than on every request.
+  app.addHook('onRoute', (route) => {
+    const limited = (route.config as { rateLimit?: unknown } | undefined)?.rateLimit !== false;
+    route.onRequest = [gate(limited, route.url.startsWith('/v1/')), ...hooks(route.onRequest)];
+    if (deps.metrics) route.onResponse = [...hooks(route.onResponse), recorder(deps.metrics, route.url)];
   });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    // While draining, tell keep-alive clients to go, so their sockets close after this answer.
+
+  // No route, so no route hooks: the 404 handler does their part itself.
+  const recordUnmatched = deps.metrics ? recorder(deps.metrics, 'unmatched') : undefined;
+  const noop = () => {};
+  app.setNotFoundHandler((request, reply) => {
     if (deps.draining()) reply.header('connection', 'close');
-    done(null, payload);
-  });
-  if (deps.metrics) {
-    const { httpRequests, httpDuration } = deps.metrics;
-    app.addHook('onResponse', (request, reply, done) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      httpRequests.inc({ method: request.method, route, status_code: reply.statusCode });
-      httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-      done();
+    if (recordUnmatched) reply.raw.once('finish', () => recordUnmatched(request, reply, noop));
+    return reply.status(404).send({
+      error: {
+        code: 'route_not_found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      },
     });
-  }
+  });
 
   app.get('/health', { config: { rateLimit: false } }, async (_request, reply) => {
     const { code, body } = await healthDocument(deps.runtime, VERSION, deps.daemonStatus);
@@ -135,4 +173,33 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   sessionRoutes(app, routeDeps);
   auditRoutes(app, routeDeps);
   return app;
+}
+
+/**
+ * The onResponse hook of one route: counts the request and observes its latency. The label
+ * objects are made once per method and status, not on every request.
+ */
+function recorder(metrics: RuntimeMetrics, route: string): Hook {
+  const { httpRequests, httpDuration } = metrics;
+  const byMethod = new Map<
+    string,
+    { duration: { method: string; route: string }; byStatus: Map<number, object> }
+  >();
+  return (request, reply, done) => {
+    const method = request.method;
+    let labels = byMethod.get(method);
+    if (labels === undefined) {
+      labels = { duration: { method, route }, byStatus: new Map() };
+      byMethod.set(method, labels);
+    }
+    const status = reply.statusCode;
+    let counted = labels.byStatus.get(status);
+    if (counted === undefined) {
+      counted = { method, route, status_code: status };
+      labels.byStatus.set(status, counted);
+    }
+    httpRequests.inc(counted);
+    httpDuration.observe(labels.duration, reply.elapsedTime / 1000);
+    done();
+  };
 }

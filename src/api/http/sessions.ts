@@ -9,12 +9,12 @@
  *   DELETE /v1/sessions/:id                      → session.cancel()
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SessionRequestSchema } from '../../contracts.ts';
+import { type ActionInput, SessionRequestSchema } from '../../contracts.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { Runtime, Session } from '../../runtime.ts';
 import { parseOrThrow } from '../../validation.ts';
 import { type Principal, assertOrg } from './auth.ts';
-import { ActionBatchSchema, ApprovalBodySchema } from './schemas.ts';
+import { ActionBatchSchema, ApprovalBodySchema, MAX_BATCH } from './schemas.ts';
 
 export interface RouteDeps {
   runtime: Runtime;
@@ -23,6 +23,37 @@ export interface RouteDeps {
   draining(): boolean;
   /** registers work the daemon must let finish (up to its drain timeout) before stopping */
   track<T>(work: Promise<T>): Promise<T>;
+}
+
+/**
+ * Resolves once the event loop has finished this turn's I/O callbacks (setImmediate), the same
+ * promise for every caller of the turn.
+ *
+ * Why: the transport packs everything sent in one tick into one frame (one postMessage, one
+ * wake-up of the worker), but each HTTP request is handled in its own socket callback, so
+ * without this every action batch travelled alone. Requests that arrive together (one poll of
+ * the sockets) now reach the supervisor together, in the same tick; the wait is the rest of
+ * that poll, which is the other requests' own handling.
+ */
+let turn: Promise<void> | undefined;
+function nextTurn(): Promise<void> {
+  turn ??= new Promise((resolve) =>
+    setImmediate(() => {
+      turn = undefined;
+      resolve();
+    }),
+  );
+  return turn;
+}
+
+/**
+ * The actions of a batch body. Session.execute checks each action against ActionSchema (as it
+ * does for library callers), so a well-formed bare array is passed on as it is rather than
+ * parsed twice; any other body goes through ActionBatchSchema, whose errors name the problem.
+ */
+function actionsOf(body: unknown): ActionInput[] {
+  if (Array.isArray(body) && body.length >= 1 && body.length <= MAX_BATCH) return body as ActionInput[];
+  return parseOrThrow(ActionBatchSchema, body, 'invalid_request', 'actions');
 }
 
 export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -65,11 +96,14 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   app.get('/v1/sessions/:id', async (request) => sessionFor(request).status());
 
-  app.post('/v1/sessions/:id/actions', async (request) => {
+  app.post('/v1/sessions/:id/actions', async (request, reply) => {
     refuseWhileDraining();
     const session = sessionFor(request);
-    const actions = parseOrThrow(ActionBatchSchema, request.body, 'invalid_request', 'actions');
-    return { results: await deps.track(session.execute(actions)) };
+    const actions = actionsOf(request.body);
+    const results = await deps.track(nextTurn().then(() => session.execute(actions)));
+    // Draining began while this batch ran: this answer is the socket's last.
+    if (deps.draining()) reply.header('connection', 'close');
+    return { results };
   });
 
   app.post('/v1/sessions/:id/approvals/:action_id', async (request) => {

@@ -139,6 +139,36 @@ describe('tokens and orgs', () => {
     });
     const bad = await h.api.inject({ url: '/v1/audit/count', headers: auth('tok-nope') });
     expect(bad.statusCode).toBe(401);
+    // The token is checked before the body is read: a stranger's malformed body gets 401, not 400.
+    const unread = await h.api.inject({
+      method: 'POST',
+      url: '/v1/sessions',
+      headers: { ...auth('tok-nope'), 'content-type': 'application/json' },
+      payload: '{"org_id": ',
+    });
+    expect(unread.statusCode).toBe(401);
+  });
+
+  it('runs action batches that arrive together, each answered with its own results', async () => {
+    const sessions = await Promise.all([
+      createSession('tok-acme', 'acme'),
+      createSession('tok-acme', 'acme'),
+    ]);
+    // Sent in the same tick, so they reach the supervisor in the same turn of the event loop.
+    const answers = await Promise.all(
+      sessions.flatMap(({ session_id }, i) =>
+        [0, 1].map((k) =>
+          h.api.inject({
+            method: 'POST',
+            url: `/v1/sessions/${session_id}/actions`,
+            headers: auth('tok-acme'),
+            payload: [{ name: 'echo', params: { message: `s${i}-${k}` } }],
+          }),
+        ),
+      ),
+    );
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200]);
+    expect(answers.map((a) => a.json().results[0].result.message)).toEqual(['s0-0', 's0-1', 's1-0', 's1-1']);
   });
 
   it('refuses to start a session for another org (403)', async () => {
