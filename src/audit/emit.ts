@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventDraft } from './events.ts';
 import { GENESIS_HASH } from './events.ts';
+import { asCarriedJson } from '../transport/codec.ts';
 import { hashEvent } from './hash-chain.ts';
 
 /**
@@ -152,17 +153,12 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
  * after it was hashed); plain JSON, so the hash still holds after msgpack, a JSON-lines file
  * or a jsonb column (undefined, Dates, NaN and class instances would change shape).
  *
- * A "__proto__" key becomes "__proto_" here, as msgpack renames it on every thread hop (it
- * never creates that key, against prototype pollution): hashed as it will be stored.
+ * A "__proto__" key becomes "__proto_" here, as msgpack renames it on every thread hop
+ * (asCarriedJson): hashed as it will be stored.
  */
 function jsonSafe(value: unknown): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  let text = JSON.stringify(value);
-  if (text === undefined) return null;
-  // Inside a JSON string a quote is always escaped, so `{"` / `,"` before the name is a key.
-  if (text.includes('"__proto__":')) text = text.replace(PROTO_KEY, '$1"__proto_":');
-  return JSON.parse(text);
+  const text = JSON.stringify(value);
+  return text === undefined ? null : JSON.parse(asCarriedJson(text));
 }
-
-const PROTO_KEY = /([{,])"__proto__":/g;

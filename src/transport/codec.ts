@@ -25,3 +25,15 @@ export function decodeFrame(frame: Uint8Array): unknown[] {
   if (!Array.isArray(messages)) throw new TypeError('a frame must hold an array of messages');
   return messages;
 }
+
+/**
+ * The one way a frame changes JSON: msgpackr never creates a "__proto__" key (a guard against
+ * prototype pollution); it decodes it as "__proto_". This applies that to JSON text, so what
+ * is hashed before a hop (audit events) is what arrives after it. Inside a JSON string a quote
+ * is always escaped, so `{"` or `,"` before the name can only start a key.
+ */
+export function asCarriedJson(text: string): string {
+  return text.includes('"__proto__":') ? text.replace(PROTO_KEY, '$1"__proto_":') : text;
+}
+
+const PROTO_KEY = /([{,])"__proto__":/g;
