@@ -44,8 +44,8 @@ export class PrivateRedis {
     this.port = port;
   }
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
+  static async start(port?: number): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(port ?? (await freePort()));
     await redis.resume();
     return redis;
   }

@@ -103,9 +103,10 @@ describe('RedisCapabilityCache on the real Redis', () => {
 });
 
 describe('Redis going away', () => {
-  it('a Redis that never answered: the cache works in process, degraded, with one warning', async () => {
+  it('a Redis that is not there at start: in process, degraded, one warning; shared once it starts', async () => {
     const { log, lines } = capturingLogger();
-    const cache = new RedisCapabilityCache(`redis://127.0.0.1:${await freePort()}`, { log, connectTimeoutMs: 500 });
+    const port = await freePort();
+    const cache = new RedisCapabilityCache(`redis://127.0.0.1:${port}`, { log, connectTimeoutMs: 500, retryAfterMs: 100 });
     opened.push(cache);
     await cache.connect();
     await cache.set('agent-1', entry('read'), 60, [SERVER_A]);
@@ -115,6 +116,20 @@ describe('Redis going away', () => {
     expect(cache.health().status).toBe('degraded');
     expect(cache.health().detail).toMatch(/unreachable .*in process on this node/);
     expect(lines.filter((l) => l.level === 40 && /falls back/.test(l.msg))).toHaveLength(1);
+
+    const late = await PrivateRedis.start(port);
+    try {
+      await waitFor(async () => {
+        await cache.get('agent-1');
+        return cache.health().status === 'healthy' || undefined;
+      });
+      await cache.set('agent-1', entry('read'), 60, [SERVER_A]);
+      const raw = new Redis(late.url);
+      expect(await raw.exists('semibot:capabilities:entry:agent-1')).toBe(1);
+      raw.disconnect();
+    } finally {
+      await late.stop();
+    }
   });
 
   it('falls back when Redis dies, and goes back to Redis when it returns', async () => {
