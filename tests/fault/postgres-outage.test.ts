@@ -208,7 +208,7 @@ describe.runIf(canControlServer())('the PostgreSQL server stops and starts', () 
       await until(() => acked.length >= before + 3, 60_000);
       // 3. SIGKILL: no graceful stop, no final flush.
       child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
+      await exitOf(child);
       expect(acked.length).toBeGreaterThanOrEqual(6);
 
       // 4. Both come back: the new runtime replays what the dead one spooled.
@@ -218,7 +218,7 @@ describe.runIf(canControlServer())('the PostgreSQL server stops and starts', () 
         if (line === 'drained') drained = true;
       });
       await until(() => drained, 90_000);
-      await new Promise((r) => recover.once('exit', r));
+      await exitOf(recover);
     } finally {
       child?.kill('SIGKILL');
       if (!(await isReady())) await startServer();
@@ -251,6 +251,12 @@ function spawnChild(mode: string, env: NodeJS.ProcessEnv, onLine: (line: string)
   );
   createInterface({ input: child.stdout! }).on('line', onLine);
   return child;
+}
+
+/** Resolves when the child has exited, also when it already has (its 'exit' event is then past). */
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
