@@ -17,26 +17,30 @@ import { round, summarize } from './stats.ts';
 export const description = 'no-op action round trip and throughput through the actor path vs raw postMessage';
 
 const IDS = { org_id: 'bench-org', user_id: 'bench-user', agent_id: 'bench-agent' };
+const LATENCY_BLOCK = 250;
 
-async function rawRoundTrips(n: number): Promise<number[]> {
+/** The baseline: a raw worker_threads ping-pong of a message shaped like an action. */
+async function rawPingPong(): Promise<{ measure(n: number, into: number[]): Promise<void>; close(): Promise<number> }> {
   const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, 'fixtures/echo-worker.ts')), { eval: true });
-  const samples: number[] = [];
-  const once = (i: number) =>
+  let i = 0;
+  const once = (into: number[] | undefined) =>
     new Promise<void>((resolve) => {
       // Distinct objects each time: structured clone would otherwise send a repeated reference cheaply.
-      const message = { id: `a-${i}`, name: 'echo', params: { message: `hello ${i}`, pad: 'x'.repeat(200) } };
+      const message = { id: `a-${i}`, name: 'echo', params: { message: `hello ${i++}`, pad: 'x'.repeat(200) } };
       const t0 = performance.now();
       worker.once('message', () => {
-        samples.push(performance.now() - t0);
+        into?.push(performance.now() - t0);
         resolve();
       });
       worker.postMessage(message);
     });
-  for (let i = 0; i < 500; i++) await once(i); // warm-up
-  samples.length = 0;
-  for (let i = 0; i < n; i++) await once(i);
-  await worker.terminate();
-  return samples;
+  for (let k = 0; k < 500; k++) await once(undefined); // warm-up
+  return {
+    async measure(n, into) {
+      for (let k = 0; k < n; k++) await once(into);
+    },
+    close: () => worker.terminate(),
+  };
 }
 
 export async function run(options: Record<string, string>): Promise<Record<string, unknown>> {
@@ -58,15 +62,25 @@ export async function run(options: Record<string, string>): Promise<Record<strin
   );
   await runtime.start();
   try {
-    // 1. Latency, one action at a time, baseline first.
-    const raw = summarize(await rawRoundTrips(latencyN));
+    // 1. Latency, one action at a time. The raw ping-pong's round trip swings between runs
+    // (23–70 µs at p50 here, with how the OS places and wakes the threads), so baseline and
+    // runtime take turns in blocks of LATENCY_BLOCK and both see the same machine state.
+    const pingPong = await rawPingPong();
     const session = await runtime.createSession({ ...IDS, tools: ['echo'] });
+    for (let i = 0; i < 500; i++) await session.execute({ name: 'echo', params: { message: `warm ${i}` } });
+    const rawSamples: number[] = [];
     const samples: number[] = [];
-    for (let i = 0; i < latencyN + 500; i++) {
-      const t0 = performance.now();
-      await session.execute({ name: 'echo', params: { message: `hello ${i}` } });
-      if (i >= 500) samples.push(performance.now() - t0);
+    for (let done = 0, i = 0; done < latencyN; done += LATENCY_BLOCK) {
+      const n = Math.min(LATENCY_BLOCK, latencyN - done);
+      await pingPong.measure(n, rawSamples);
+      for (let k = 0; k < n; k++, i++) {
+        const t0 = performance.now();
+        await session.execute({ name: 'echo', params: { message: `hello ${i}` } });
+        samples.push(performance.now() - t0);
+      }
     }
+    await pingPong.close();
+    const raw = summarize(rawSamples);
     const actor = summarize(samples);
 
     // 2. Throughput: `sessions` sessions, each running its actions one after another.
