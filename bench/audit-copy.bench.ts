@@ -28,7 +28,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import pg from 'pg';
@@ -242,22 +242,7 @@ async function auditThread(url: string, dir: string, events: AuditEvent[]) {
     await api.init();
     const channel = new MessageChannel();
     await api.attachProducer(Comlink.transfer(channel.port2, [channel.port2]));
-    const producer = new MessagePortTransport<SessionHostMessage, AuditMessage>(channel.port1);
-    let acked = 0;
-    let wake: (() => void) | undefined;
-    producer.onMessage((m) => {
-      if (m.type === 'session.audit_ack') acked += m.count;
-      wake?.();
-    });
-    const window = config.audit.producer_window;
-    const t0 = performance.now();
-    for (let i = 0; i < events.length; i += 64) {
-      while (i - acked >= window) await new Promise<void>((r) => (wake = r));
-      producer.send({ type: 'audit.append', events: events.slice(i, i + 64) });
-    }
-    while (acked < events.length) await new Promise<void>((r) => (wake = r));
-    const seconds = (performance.now() - t0) / 1000;
-    producer.close();
+    const seconds = await produce(channel.port1, events, config.audit.producer_window);
     const stats = await api.stats();
     return {
       events: events.length,
@@ -288,32 +273,39 @@ async function actorOnly(url: string, dir: string, events: AuditEvent[]) {
   });
   const actor = new AuditActor(config.audit, store);
   await actor.init();
-  // The real producer path: msgpack frames over a MessagePort, acks coming back.
   const channel = new MessageChannel();
   actor.attachProducer(channel.port2);
-  const producer = new MessagePortTransport<SessionHostMessage, AuditMessage>(channel.port1);
-  let acked = 0;
-  let wake: (() => void) | undefined;
-  producer.onMessage((m) => {
-    if (m.type === 'session.audit_ack') acked += m.count;
-    wake?.();
-  });
-  const window = config.audit.producer_window;
-  const t0 = performance.now();
-  for (let i = 0; i < events.length; i += 64) {
-    // Backpressure as a session host feels it: at most producer_window events unacknowledged.
-    while (i - acked >= window) await new Promise<void>((r) => (wake = r));
-    producer.send({ type: 'audit.append', events: events.slice(i, i + 64) });
-  }
-  while (acked < events.length) await new Promise<void>((r) => (wake = r));
-  const seconds = (performance.now() - t0) / 1000;
-  producer.close();
+  const seconds = await produce(channel.port1, events, config.audit.producer_window);
   await actor.close();
   return {
     events: events.length,
     seconds: round(seconds, 3),
     events_per_s: Math.round(events.length / seconds),
   };
+}
+
+/**
+ * A session host's part of the audit path: msgpack frames of 64 events over `port`, at most
+ * `window` events unacknowledged (the backpressure a host feels). Resolves with the seconds
+ * until the last event was acknowledged, i.e. committed.
+ */
+async function produce(port: MessagePort, events: AuditEvent[], window: number): Promise<number> {
+  const producer = new MessagePortTransport<SessionHostMessage, AuditMessage>(port);
+  let acked = 0;
+  let wake: (() => void) | undefined;
+  producer.onMessage((m) => {
+    if (m.type === 'session.audit_ack') acked += m.count;
+    wake?.();
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += 64) {
+    while (i - acked >= window) await new Promise<void>((r) => (wake = r));
+    producer.send({ type: 'audit.append', events: events.slice(i, i + 64) });
+  }
+  while (acked < events.length) await new Promise<void>((r) => (wake = r));
+  const seconds = (performance.now() - t0) / 1000;
+  producer.close();
+  return seconds;
 }
 
 async function insertEach(db: pg.Client, rows: Record<string, unknown>[]) {
