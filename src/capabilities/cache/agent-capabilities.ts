@@ -14,6 +14,9 @@ import type { Logger } from '../../log.ts';
 import { agentCapabilityKey } from './agent-key.ts';
 import type { CacheHealth, CapabilityCache } from './capability-cache.ts';
 
+/** Connections whose last tool list is remembered, to tell a changed list from a reconnect. */
+const MAX_TRACKED_CONNECTIONS = 10_000;
+
 export interface CapabilityCacheStats {
   backend: 'in_process' | 'redis';
   hits: number;
@@ -79,17 +82,19 @@ export class AgentCapabilityCache {
     if (!snapshot.connected) return;
     const tools = JSON.stringify(snapshot.tools);
     const before = this.#lastTools.get(snapshot.key);
+    this.#lastTools.delete(snapshot.key); // re-inserted last: Map order is then least recently seen first
     this.#lastTools.set(snapshot.key, tools);
+    // Bounded: connections come and go with server configs; the least recently seen are forgotten
+    // (a forgotten one only misses one invalidation, which the TTL then bounds).
+    if (this.#lastTools.size > MAX_TRACKED_CONNECTIONS) {
+      const oldest = this.#lastTools.keys().next().value;
+      if (oldest !== undefined) this.#lastTools.delete(oldest);
+    }
     if (before === undefined || before === tools) return;
     this.#invalidations++;
     this.#cache.invalidateServer(snapshot.key).catch((err: unknown) => {
       this.#log.warn({ err: (err as Error).message, mcp_server: snapshot.key }, 'capability cache invalidation failed');
     });
-  }
-
-  /** The gateway closed the connection: forget its last list. */
-  forget(serverKey: string): void {
-    this.#lastTools.delete(serverKey);
   }
 
   stats(): CapabilityCacheStats {
