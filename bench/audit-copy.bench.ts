@@ -216,6 +216,14 @@ async function readEvents(url: string, max: number): Promise<AuditEvent[]> {
   return events;
 }
 
+/** The database store's configuration for the audit-path phases (as the e2e runtime's). */
+function auditConfig(url: string, logDir: string) {
+  return ConfigSchema.parse({
+    database: { url, pool_size: 2, max_overflow: 2 },
+    audit: { storage_type: 'database', log_dir: logDir, flush_interval: 0.05, batch_size: 1000 },
+  });
+}
+
 /**
  * The real audit thread, started as Runtime.start() starts it, with one producer port: events
  * go out in 64-event frames (as a session host's outbox sends them) while at most
@@ -223,15 +231,7 @@ async function readEvents(url: string, max: number): Promise<AuditEvent[]> {
  * i.e. committed in PostgreSQL.
  */
 async function auditThread(url: string, dir: string, events: AuditEvent[]) {
-  const config = ConfigSchema.parse({
-    database: { url, pool_size: 2, max_overflow: 2 },
-    audit: {
-      storage_type: 'database',
-      log_dir: path.join(dir, 'thread'),
-      flush_interval: 0.05,
-      batch_size: 1000,
-    },
-  });
+  const config = auditConfig(url, path.join(dir, 'thread'));
   const worker = new Worker(workerBootstrap(workerEntry('audit').filename), {
     eval: true,
     workerData: { config },
@@ -258,15 +258,7 @@ async function auditThread(url: string, dir: string, events: AuditEvent[]) {
 }
 
 async function actorOnly(url: string, dir: string, events: AuditEvent[]) {
-  const config = ConfigSchema.parse({
-    database: { url, pool_size: 2, max_overflow: 2 },
-    audit: {
-      storage_type: 'database',
-      log_dir: path.join(dir, 'actor'),
-      flush_interval: 0.05,
-      batch_size: 1000,
-    },
-  });
+  const config = auditConfig(url, path.join(dir, 'actor'));
   const store = new PostgresCopyAuditStore({
     database: config.database,
     deadLetterDir: path.join(dir, 'actor'),

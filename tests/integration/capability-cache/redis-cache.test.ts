@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CachedCapabilities } from '../../../src/capabilities/cache/capability-cache.ts';
 import { RedisCapabilityCache } from '../../../src/capabilities/cache/redis-capability-cache.ts';
 import { createLogger } from '../../../src/log.ts';
-import { PrivateRedis, SHARED_REDIS_URL, freePort, testPrefix } from '../../helpers/redis.ts';
+import { freePort } from '../../helpers/net.ts';
+import { PrivateRedis, SHARED_REDIS_URL, testPrefix } from '../../helpers/redis.ts';
 import { waitFor } from '../mcp/helpers.ts';
 
 const SERVER_A = 'acme/fs/aaa';
