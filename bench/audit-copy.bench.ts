@@ -10,16 +10,16 @@
  *             64 events over a transferred MessagePort by this thread (a session host's part:
  *             encoding, sending, honouring the producer window), until every event is
  *             acknowledged — i.e. committed. The bar (issue 3) is measured here.
- *   actor     the audit actor on this thread, producer and actor sharing it, fed those same events
  *   psql      `psql \copy` of the same rows from a file: the practical ceiling
  *   insert1   one INSERT per row (node-postgres, autocommit)
  *   insert1k  multi-row INSERT, 1,000 rows a statement
+ * audit_path and psql run in turns, --rounds times; the ratio reported is the median round's.
  * Between phases the table is truncated. RSS is sampled every --sample seconds during e2e, so
  * `--duration 300` shows whether memory stays flat at full rate.
  *
- * The actor, psql and INSERT phases use the e2e events repeated with fresh ids up to --rows.
+ * The audit_path, psql and INSERT phases use the e2e events repeated with fresh ids up to --rows.
  *
- * Reproduce: npm run bench -- audit-copy [--duration 20] [--sessions 32] [--sample 2] [--rows 100000]
+ * Reproduce: npm run bench -- audit-copy [--duration 20] [--sessions 32] [--sample 2] [--rows 100000] [--rounds 3]
  * (DATABASE_URL as for the tests; the bench creates and drops semibot_bench_<random>).
  */
 import { execFile } from 'node:child_process';
@@ -32,7 +32,6 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import pg from 'pg';
-import { AuditActor } from '../actors/audit/audit-actor.ts';
 import type { AuditMessage } from '../actors/audit/messages.ts';
 import type { SessionHostMessage } from '../actors/session/messages.ts';
 import { ConfigSchema } from '../config/schema.ts';
@@ -45,6 +44,7 @@ import { createRuntime } from '../src/index.ts';
 import { workerBootstrap, workerEntry } from '../src/worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
 import { MessagePortTransport } from '../src/transport/message-port.ts';
+import { cpuPerItem, readCpu, threadIds } from './cpu.ts';
 import { round } from './stats.ts';
 
 export const description =
@@ -59,6 +59,7 @@ export async function run(options: Record<string, string>): Promise<Record<strin
   const sessions = Number(options.sessions ?? 32);
   const sampleS = Number(options.sample ?? 2);
   const rowsWanted = Number(options.rows ?? 100_000);
+  const rounds = Number(options.rounds ?? 3);
   const name = `semibot_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: BASE_URL });
   await admin.connect();
@@ -81,20 +82,30 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     });
     const rows = events.length;
 
-    // 2. The audit write path end to end: the audit thread, fed as session hosts feed it.
-    await db.query('TRUNCATE audit_events');
-    const auditPath = await auditThread(url, dir, events);
-    // 2b. The audit actor on this thread (producer and actor share it).
-    await db.query('TRUNCATE audit_events');
-    const actor = await actorOnly(url, dir, events);
+    // 2./3. The audit write path end to end against psql \copy of the same rows, in turns: this
+    // machine is shared and its speed drifts between runs, so each round measures both back to
+    // back and the ratio reported is the median round's.
     const file = path.join(dir, 'rows.copy');
-    await run$('psql', [url, '-qc', `\\copy (SELECT ${COLUMN_LIST} FROM audit_events) to '${file}'`]);
-
-    // 3. psql \copy of the same rows: the ceiling.
-    await db.query('TRUNCATE audit_events');
-    const t0 = performance.now();
-    await run$('psql', [url, '-qc', `\\copy audit_events (${COLUMN_LIST}) from '${file}'`]);
-    const psqlS = (performance.now() - t0) / 1000;
+    const paths: Array<Awaited<ReturnType<typeof auditThread>>> = [];
+    const psqlRates: number[] = [];
+    const psqlCpu: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      await freshTable(db);
+      paths.push(await auditThread(url, path.join(dir, `round-${round}`), events));
+      if (round === 0) {
+        await run$('psql', [url, '-qc', `\\copy (SELECT ${COLUMN_LIST} FROM audit_events) to '${file}'`]);
+      }
+      await freshTable(db);
+      const cpu0 = readCpu();
+      const t0 = performance.now();
+      await run$('psql', [url, '-qc', `\\copy audit_events (${COLUMN_LIST}) from '${file}'`]);
+      psqlRates.push(rows / ((performance.now() - t0) / 1000));
+      psqlCpu.push(cpuPerItem(cpu0, readCpu(), rows).postgres_us!);
+    }
+    const ratios = paths.map((p, i) => p.events_per_s / psqlRates[i]!);
+    const middle = ratios.indexOf([...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!);
+    const auditPath = paths[middle]!;
+    const psqlRate = psqlRates[middle]!;
 
     // 4. One INSERT per row (a sample: it is slow), 5. 1,000-row INSERTs.
     const raw = (await db.query(`SELECT ${COLUMN_LIST} FROM audit_events ORDER BY "timestamp" LIMIT 100000`))
@@ -104,7 +115,6 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     await db.query('TRUNCATE audit_events');
     const multi = await insertMulti(db, raw.slice(0, Math.min(raw.length, 30_000)));
 
-    const psqlRate = rows / psqlS;
     return {
       rows,
       e2e: {
@@ -117,8 +127,14 @@ export async function run(options: Record<string, string>): Promise<Record<strin
         ratio_to_psql: round(auditPath.events_per_s / psqlRate, 3),
         ratio_to_insert_per_row: round(auditPath.events_per_s / one.rows_per_s, 1),
       },
-      audit_actor_same_thread: { ...actor, ratio_to_psql: round(actor.events_per_s / psqlRate, 3) },
-      psql_copy: { rows, seconds: round(psqlS, 3), rows_per_s: Math.round(psqlRate) },
+      psql_copy: { rows, rows_per_s: Math.round(psqlRate) },
+      rounds: paths.map((p, i) => ({
+        audit_path_events_per_s: p.events_per_s,
+        psql_rows_per_s: Math.round(psqlRates[i]!),
+        audit_path_postgres_us_per_event: p.cpu_per_event.postgres_us,
+        psql_postgres_us_per_row: psqlCpu[i],
+        ratio: round(ratios[i]!, 3),
+      })),
       insert_per_row: one,
       insert_1000_rows: multi,
       bar: 'audit writes end to end (audit_path) >= 0.8 x psql \\copy and >= 20 x one INSERT per row; RSS flat over a 5-minute run',
@@ -216,6 +232,20 @@ async function readEvents(url: string, max: number): Promise<AuditEvent[]> {
   return events;
 }
 
+/**
+ * An empty table, the same for every phase: truncated, autovacuum off on its partitions (an
+ * autovacuum of the previous phase's rows would take a core from whichever phase it overlaps),
+ * and a CHECKPOINT so that no phase pays for the previous one's dirty pages.
+ */
+async function freshTable(db: pg.Client): Promise<void> {
+  await db.query('TRUNCATE audit_events');
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'audit_events'::regclass`,
+  );
+  for (const { name } of rows) await db.query(`ALTER TABLE ${name} SET (autovacuum_enabled = false)`);
+  await db.query('CHECKPOINT').catch(() => {}); // needs a superuser (or pg_checkpoint); skipped otherwise
+}
+
 /** The database store's configuration for the audit-path phases (as the e2e runtime's). */
 function auditConfig(url: string, logDir: string) {
   return ConfigSchema.parse({
@@ -232,6 +262,7 @@ function auditConfig(url: string, logDir: string) {
  */
 async function auditThread(url: string, dir: string, events: AuditEvent[]) {
   const config = auditConfig(url, path.join(dir, 'thread'));
+  const tidsBefore = new Set(threadIds());
   const worker = new Worker(workerBootstrap(workerEntry('audit').filename), {
     eval: true,
     workerData: { config },
@@ -242,12 +273,19 @@ async function auditThread(url: string, dir: string, events: AuditEvent[]) {
     await api.init();
     const channel = new MessageChannel();
     await api.attachProducer(Comlink.transfer(channel.port2, [channel.port2]));
+    // The Worker's own thread is the one that appeared with it (Linux; elsewhere only totals).
+    const auditTid = threadIds().find((tid) => !tidsBefore.has(tid));
+    const threads: Record<string, string> = auditTid ? { producer: String(process.pid), audit_thread: auditTid } : {};
+    const before = readCpu(threads);
     const seconds = await produce(channel.port1, events, config.audit.producer_window);
+    const cpu = cpuPerItem(before, readCpu(threads), events.length);
     const stats = await api.stats();
     return {
       events: events.length,
       seconds: round(seconds, 3),
       events_per_s: Math.round(events.length / seconds),
+      // where the CPU went: this process (producer + audit thread) and the PostgreSQL backends
+      cpu_per_event: cpu,
       spooled_batches: stats.spool?.spooled_batches ?? 0,
     };
   } finally {
@@ -255,25 +293,6 @@ async function auditThread(url: string, dir: string, events: AuditEvent[]) {
     api[Comlink.releaseProxy]();
     await worker.terminate();
   }
-}
-
-async function actorOnly(url: string, dir: string, events: AuditEvent[]) {
-  const config = auditConfig(url, path.join(dir, 'actor'));
-  const store = new PostgresCopyAuditStore({
-    database: config.database,
-    deadLetterDir: path.join(dir, 'actor'),
-  });
-  const actor = new AuditActor(config.audit, store);
-  await actor.init();
-  const channel = new MessageChannel();
-  actor.attachProducer(channel.port2);
-  const seconds = await produce(channel.port1, events, config.audit.producer_window);
-  await actor.close();
-  return {
-    events: events.length,
-    seconds: round(seconds, 3),
-    events_per_s: Math.round(events.length / seconds),
-  };
 }
 
 /**
@@ -334,3 +353,4 @@ function value(v: unknown): unknown {
   if (typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v)) return JSON.stringify(v);
   return v;
 }
+

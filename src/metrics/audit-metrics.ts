@@ -76,6 +76,9 @@ export class AuditMetrics {
   recordWritten(events: readonly AuditEvent[], seconds: number): void {
     this.#written.inc(events.length);
     this.#flush.observe(seconds);
+    // Counted per (action, status) first, then one inc each: a batch holds a few actions many
+    // times, and prom-client hashes the labels on every call.
+    const counts = new Map<string, Map<string, number>>();
     for (const event of events) {
       const status = TERMINAL_STATUS[event.event_type];
       if (!status) continue;
@@ -84,10 +87,15 @@ export class AuditMetrics {
         event.event_type === 'action_rejected' && event.capability_type === null
           ? UNKNOWN_ACTION
           : (event.action_name ?? UNKNOWN_ACTION);
-      this.#executions.inc({ action_name: name, status });
+      let byStatus = counts.get(name);
+      if (!byStatus) counts.set(name, (byStatus = new Map()));
+      byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
       if (status !== 'rejected' && event.duration_ms !== null) {
         this.#duration.observe({ action_name: name }, event.duration_ms / 1000);
       }
+    }
+    for (const [name, byStatus] of counts) {
+      for (const [status, n] of byStatus) this.#executions.inc({ action_name: name, status }, n);
     }
   }
 

@@ -207,7 +207,7 @@ export class PostgresCopyAuditStore implements AuditStore {
   async #store(events: AuditEvent[], staged: boolean, partitionRetry = false): Promise<void> {
     try {
       await this.#ensurePartitions(events);
-      const payload = Buffer.from(encodeRows(events, this.#cipher), 'utf8');
+      const payload = encodeRows(events, this.#cipher);
       await this.#withClient((client) =>
         staged ? copyStaged(client, payload) : copyDirect(client, payload),
       );

@@ -238,11 +238,29 @@ export function encodeRow(event: AuditEvent, cipher?: AuditCipher): string {
   return `${row}\t${state.escaped ? 't' : 'f'}\t${sealedColumns}\n`;
 }
 
-/** A batch as COPY text. */
-export function encodeRows(events: readonly AuditEvent[], cipher?: AuditCipher): string {
-  let out = '';
-  for (const event of events) out += encodeRow(event, cipher);
-  return out;
+/** A row is rarely longer than this many UTF-8 bytes; a longer one grows the buffer. */
+const TYPICAL_ROW_BYTES = 640;
+
+/**
+ * A batch as COPY text, UTF-8 encoded. Each row is written into one buffer as it is made:
+ * converting one long concatenated string instead costs about a third more (V8 first flattens
+ * the rope, then encodes it).
+ */
+export function encodeRows(events: readonly AuditEvent[], cipher?: AuditCipher): Buffer {
+  let buffer = Buffer.allocUnsafe(events.length * TYPICAL_ROW_BYTES);
+  let length = 0;
+  for (const event of events) {
+    const row = encodeRow(event, cipher);
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    const worst = row.length * 3;
+    if (length + worst > buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + worst));
+      buffer.copy(grown, 0, 0, length);
+      buffer = grown;
+    }
+    length += buffer.write(row, length, 'utf8');
+  }
+  return buffer.subarray(0, length);
 }
 
 /** A row as node-postgres returns it for `SELECT <COLUMN_LIST>`. */
