@@ -88,7 +88,10 @@ export class AuditMetrics {
           ? UNKNOWN_ACTION
           : (event.action_name ?? UNKNOWN_ACTION);
       let byStatus = counts.get(name);
-      if (!byStatus) counts.set(name, (byStatus = new Map()));
+      if (!byStatus) {
+        byStatus = new Map();
+        counts.set(name, byStatus);
+      }
       byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
       if (status !== 'rejected' && event.duration_ms !== null) {
         this.#duration.observe({ action_name: name }, event.duration_ms / 1000);
