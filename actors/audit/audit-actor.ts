@@ -19,7 +19,8 @@ import {
   GENESIS_HASH,
 } from '../../src/audit/events.ts';
 import { type VerifyResult, verifyChain } from '../../src/audit/hash-chain.ts';
-import type { AuditStore } from '../../src/audit/stores/store.ts';
+import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
+import { type AuditStore, takesRowBlocks } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
 import { Batcher } from './batcher.ts';
@@ -45,7 +46,9 @@ export interface AuditStats {
 
 export class AuditActor {
   readonly #store: AuditStore;
-  readonly #batcher: Batcher;
+  readonly #batcher: Batcher<RowBlock> | Batcher<readonly AuditEvent[]>;
+  /** hands a producer's events to the batcher, encoded as rows first for the database store */
+  readonly #enqueue: (producer: number, events: readonly AuditEvent[]) => void;
   readonly #producers = new Map<number, MessagePortTransport<AuditMessage, SessionHostMessage>>();
   // The newest event of each live session, so events the supervisor writes for a session
   // (e.g. after its worker crashed) continue that session's hash chain.
@@ -59,32 +62,44 @@ export class AuditActor {
   constructor(config: Config['audit'], store: AuditStore, log: (msg: string) => void = () => {}) {
     this.#store = store;
     this.#log = log;
-    // Database store: a failed write is spooled to disk (durable, so acknowledged) and replayed
-    // in order, instead of being held in memory and retried (issue 3).
-    this.#spooler =
-      store.kind === 'database'
-        ? new SpoolingWriter({
-            store,
-            spool: new Spool({
-              dir: path.resolve(config.log_dir, 'spool'),
-              maxBytes: config.spool_max_bytes,
-            }),
-            log,
-          })
-        : undefined;
-    this.#batcher = new Batcher({
-      writer: this.#spooler ?? { write: (events) => store.append(events) },
-      // Database: while one batch's COPY is in flight the next is encoded and sent on a second
-      // connection (measured: encode-then-copy with no overlap reaches ~0.7x psql, overlapped ~0.9x).
-      maxInFlight: store.kind === 'database' ? DATABASE_WRITES_IN_FLIGHT : 1,
+    const batching = {
       batchSize: config.batch_size,
       flushIntervalMs: config.flush_interval * 1000,
-      onStored: (producer, count) => this.#producers.get(producer)?.send({ type: 'session.audit_ack', count }),
-      onWriteError: (err, attempt) => {
+      onStored: (producer: number, count: number) =>
+        this.#producers.get(producer)?.send({ type: 'session.audit_ack', count }),
+      onWriteError: (err: unknown, attempt: number) => {
         this.#lastError = (err as Error)?.message ?? String(err);
-        if (attempt === 1 || attempt % 20 === 0) this.#log(`audit write failed (attempt ${attempt}): ${this.#lastError}`);
+        if (attempt === 1 || attempt % 20 === 0)
+          this.#log(`audit write failed (attempt ${attempt}): ${this.#lastError}`);
       },
-    });
+    };
+    if (takesRowBlocks(store)) {
+      // Database store: a failed write is spooled to disk (durable, so acknowledged) and replayed
+      // in order, instead of being held in memory and retried (issue 3).
+      const spooler = new SpoolingWriter({
+        store,
+        spool: new Spool({ dir: path.resolve(config.log_dir, 'spool'), maxBytes: config.spool_max_bytes }),
+        log,
+      });
+      this.#spooler = spooler;
+      const batcher = new Batcher<RowBlock>({
+        ...batching,
+        writer: { write: (blocks) => spooler.writeRows(blocks) },
+        // While one batch's COPY is in flight the next is sent on a second connection (measured:
+        // encode-then-copy with no overlap reaches ~0.7x psql, overlapped ~0.9x).
+        maxInFlight: DATABASE_WRITES_IN_FLIGHT,
+      });
+      this.#batcher = batcher;
+      // Encoded on arrival: the batch then waits as bytes, not objects (see row-block.ts).
+      this.#enqueue = (producer, events) => batcher.add(producer, store.prepare(events));
+    } else {
+      const batcher = new Batcher<readonly AuditEvent[]>({
+        ...batching,
+        writer: { write: (pieces) => store.append(pieces.length === 1 ? pieces[0]! : pieces.flat()) },
+      });
+      this.#batcher = batcher;
+      this.#enqueue = (producer, events) => batcher.add(producer, events);
+    }
   }
 
   async init(): Promise<void> {
@@ -215,6 +230,6 @@ export class AuditActor {
       if (event.event_type === 'session_ended') this.#chainHeads.delete(event.session_id);
       else this.#chainHeads.set(event.session_id, { seq: event.seq, hash: event.hash });
     }
-    this.#batcher.add(producer, events);
+    this.#enqueue(producer, events);
   }
 }

@@ -1,32 +1,41 @@
 /**
  * Collects events from every producer and hands them to the store in batches: a batch
  * leaves when batch_size events are waiting, or flush_interval after the oldest arrived.
+ * Events wait as pieces, as they arrived: arrays of events, or, for the database store, the
+ * same events already encoded as rows (RowBlock); a batch is a list of pieces, the last one
+ * cut to fit.
  * One store write is in flight at a time (or maxInFlight, for a store that takes concurrent
  * batches); events that arrive meanwhile form the next batch.
  * A failed write is retried with backoff (nothing is dropped); producers are acknowledged
  * only after their events are stored, which is what bounds memory (see src/audit/emit.ts).
  */
-import type { AuditEvent } from '../../src/audit/events.ts';
-
-export interface BatchWriter {
-  write(events: AuditEvent[]): Promise<void>;
+/** What waits in the batcher: events in some form, `length` of them, cut with slice(). */
+export interface BatchPiece<P> {
+  readonly length: number;
+  slice(start: number, end?: number): P;
 }
 
-interface Entry {
-  event: AuditEvent;
+export interface BatchWriter<P> {
+  write(pieces: P[]): Promise<void>;
+}
+
+interface Entry<P> {
+  piece: P;
   producer: number;
 }
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 5_000;
 
-export class Batcher {
-  readonly #writer: BatchWriter;
+export class Batcher<P extends BatchPiece<P>> {
+  readonly #writer: BatchWriter<P>;
   readonly #batchSize: number;
   readonly #intervalMs: number;
   readonly #onStored: (producer: number, count: number) => void;
   readonly #onWriteError: (err: unknown, attempt: number) => void;
-  #buffer: Entry[] = [];
+  #buffer: Entry<P>[] = [];
+  /** events in #buffer */
+  #buffered = 0;
   #timer: NodeJS.Timeout | undefined;
   /** writes in flight; at most #maxInFlight (1 unless the store can take concurrent batches) */
   readonly #inFlight = new Set<Promise<void>>();
@@ -36,7 +45,7 @@ export class Batcher {
   readonly stats = { stored: 0, batches: 0, failedWrites: 0, lastFlushMs: 0 };
 
   constructor(options: {
-    writer: BatchWriter;
+    writer: BatchWriter<P>;
     batchSize: number;
     flushIntervalMs: number;
     onStored: (producer: number, count: number) => void;
@@ -52,20 +61,22 @@ export class Batcher {
     this.#onWriteError = options.onWriteError;
   }
 
-  add(producer: number, events: readonly AuditEvent[]): void {
-    for (const event of events) this.#buffer.push({ event, producer });
-    if (this.#buffer.length >= this.#batchSize) this.#kick();
+  add(producer: number, piece: P): void {
+    if (piece.length === 0) return;
+    this.#buffer.push({ piece, producer });
+    this.#buffered += piece.length;
+    if (this.#buffered >= this.#batchSize) this.#kick();
     else if (!this.#timer && this.#inFlight.size === 0) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
   }
 
   get buffered(): number {
-    return this.#buffer.length;
+    return this.#buffered;
   }
 
   /** Writes everything buffered now (and waits for a write in flight). */
   async flush(): Promise<void> {
-    while (this.#buffer.length > 0 || this.#inFlight.size > 0) {
-      if (this.#buffer.length > 0) this.#kick();
+    while (this.#buffered > 0 || this.#inFlight.size > 0) {
+      if (this.#buffered > 0) this.#kick();
       await Promise.race(this.#inFlight);
     }
   }
@@ -81,25 +92,26 @@ export class Batcher {
     // A second write starts only for a full batch: small ones wait for the first to finish.
     while (
       this.#inFlight.size < this.#maxInFlight &&
-      (this.#buffer.length >= this.#batchSize || (this.#inFlight.size === 0 && this.#buffer.length > 0))
+      (this.#buffered >= this.#batchSize || (this.#inFlight.size === 0 && this.#buffered > 0))
     ) {
       const writing: Promise<void> = this.#writeLoop().finally(() => {
         this.#inFlight.delete(writing);
         if (this.#stopped) return;
-        if (this.#buffer.length >= this.#batchSize) this.#kick();
-        else if (this.#buffer.length > 0 && !this.#timer) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
+        if (this.#buffered >= this.#batchSize) this.#kick();
+        else if (this.#buffered > 0 && !this.#timer) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
       });
       this.#inFlight.add(writing);
     }
   }
 
   async #writeLoop(): Promise<void> {
-    const batch = this.#buffer.splice(0, this.#batchSize);
+    const batch = this.#take(this.#batchSize);
+    const pieces = batch.map((e) => e.piece);
     let attempt = 0;
     for (;;) {
       const started = performance.now();
       try {
-        await this.#writer.write(batch.map((e) => e.event));
+        await this.#writer.write(pieces);
         this.stats.lastFlushMs = performance.now() - started;
         break;
       } catch (err) {
@@ -111,10 +123,33 @@ export class Batcher {
       }
     }
     this.#retryDelayMs = 0;
-    this.stats.stored += batch.length;
-    this.stats.batches++;
     const perProducer = new Map<number, number>();
-    for (const { producer } of batch) perProducer.set(producer, (perProducer.get(producer) ?? 0) + 1);
+    for (const { producer, piece } of batch) {
+      this.stats.stored += piece.length;
+      perProducer.set(producer, (perProducer.get(producer) ?? 0) + piece.length);
+    }
+    this.stats.batches++;
     for (const [producer, count] of perProducer) this.#onStored(producer, count);
+  }
+
+  /** The oldest `count` events (fewer if fewer wait), the last piece cut to fit. */
+  #take(count: number): Entry<P>[] {
+    const taken: Entry<P>[] = [];
+    let n = 0;
+    while (n < count && this.#buffer.length > 0) {
+      const entry = this.#buffer[0]!;
+      const room = count - n;
+      if (entry.piece.length <= room) {
+        taken.push(entry);
+        this.#buffer.shift();
+        n += entry.piece.length;
+      } else {
+        taken.push({ producer: entry.producer, piece: entry.piece.slice(0, room) });
+        entry.piece = entry.piece.slice(room);
+        n += room;
+      }
+    }
+    this.#buffered -= n;
+    return taken;
   }
 }

@@ -2,9 +2,9 @@
  * The local spool of the database audit store: where batches wait while PostgreSQL cannot take
  * them, on disk under AUDIT_LOG_DIR/spool, replayed in order when it comes back.
  *
- *   Batcher ──write(batch)──► SpoolingWriter
- *        spool empty, DB ok:  store.append(batch) ─────────────► committed → ack
- *        DB failed / spool not empty: Spool.append(batch) ─────► fsynced   → ack
+ *   Batcher ──writeRows(batch)──► SpoolingWriter
+ *        spool empty, DB ok:  store.appendRows(batch) ─────────► committed → ack
+ *        DB failed / spool not empty: Spool.append(its events) ► fsynced   → ack
  *                                       │ (full: the write waits → no acks → producers wait)
  *                  replay loop ◄────────┘ oldest record first → store.append (idempotent)
  *                                         a segment is deleted once all its records committed
@@ -20,8 +20,8 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AuditEvent } from '../../src/audit/events.ts';
-import type { AuditStore } from '../../src/audit/stores/store.ts';
-import type { BatchWriter } from './batcher.ts';
+import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
+import type { RowBlockStore } from '../../src/audit/stores/store.ts';
 import { syncDir } from '../../src/audit/sync-dir.ts';
 
 const MAGIC = 0x31505341; // 'ASP1' little-endian
@@ -228,8 +228,8 @@ export interface SpoolingWriterHealth {
  * A write resolves only once its events are durable — committed, or synced in the spool —
  * and only then does the Batcher acknowledge them to their producers.
  */
-export class SpoolingWriter implements BatchWriter {
-  readonly #store: AuditStore;
+export class SpoolingWriter {
+  readonly #store: RowBlockStore;
   readonly #spool: Spool;
   readonly #log: (msg: string) => void;
   #replaying: Promise<void> | undefined;
@@ -238,7 +238,7 @@ export class SpoolingWriter implements BatchWriter {
   #wake: (() => void) | undefined;
   readonly stats = { spooled_batches: 0, replayed_batches: 0, recovered_records: 0, truncated_bytes: 0 };
 
-  constructor({ store, spool, log }: { store: AuditStore; spool: Spool; log?: (msg: string) => void }) {
+  constructor({ store, spool, log }: { store: RowBlockStore; spool: Spool; log?: (msg: string) => void }) {
     this.#store = store;
     this.#spool = spool;
     this.#log = log ?? (() => {});
@@ -261,10 +261,23 @@ export class SpoolingWriter implements BatchWriter {
     if (!this.#spool.isEmpty) this.#kickReplay();
   }
 
-  async write(events: AuditEvent[]): Promise<void> {
+  /** A batch as the audit actor holds it: rows prepared by the store (see RowBlockStore). */
+  writeRows(blocks: readonly RowBlock[]): Promise<void> {
+    return this.#write(
+      () => this.#store.appendRows(blocks),
+      () => this.#store.eventsOf(blocks),
+    );
+  }
+
+  /** A batch of events. */
+  write(events: readonly AuditEvent[]): Promise<void> {
+    return this.writeRows([this.#store.prepare(events)]);
+  }
+
+  async #write(direct: () => Promise<void>, events: () => AuditEvent[]): Promise<void> {
     if (this.#spool.isEmpty && !this.#replaying) {
       try {
-        await this.#store.append(events);
+        await direct();
         this.#lastError = undefined;
         return;
       } catch (err) {
@@ -272,7 +285,8 @@ export class SpoolingWriter implements BatchWriter {
         this.#log(`audit database write failed, spooling: ${this.#lastError}`);
       }
     }
-    await this.#spool.append(events);
+    // The spool keeps events (its format does not depend on the store's encoding).
+    await this.#spool.append(events());
     this.stats.spooled_batches++;
     this.#kickReplay();
   }

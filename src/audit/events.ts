@@ -27,6 +27,13 @@ export const AUDIT_EVENT_TYPES = [
 export const AuditEventTypeSchema = z.enum(AUDIT_EVENT_TYPES);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
+/** The events that end an action, and the outcome each records (what action metrics count). */
+export const ACTION_OUTCOMES: Partial<Record<AuditEventType, 'success' | 'failure' | 'rejected'>> = {
+  action_completed: 'success',
+  action_failed: 'failure',
+  action_rejected: 'rejected',
+};
+
 export const SeveritySchema = z.enum(['debug', 'info', 'warning', 'error', 'critical']);
 export type Severity = z.infer<typeof SeveritySchema>;
 

@@ -15,15 +15,11 @@
  * into one valid exposition.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AuditEvent } from '../audit/events.ts';
+import { ACTION_OUTCOMES, type AuditEvent } from '../audit/events.ts';
+import type { EventOutcome, RowBlock } from '../audit/stores/postgres/row-block.ts';
 import type { AuditStore } from '../audit/stores/store.ts';
 import { ACTION_DURATION_BUCKETS_S, FLUSH_DURATION_BUCKETS_S } from './buckets.ts';
 
-const TERMINAL_STATUS: Partial<Record<AuditEvent['event_type'], string>> = {
-  action_completed: 'success',
-  action_failed: 'failure',
-  action_rejected: 'rejected',
-};
 
 /** Names an agent made up (capability_not_found) would be unbounded label values. */
 const UNKNOWN_ACTION = '(unknown)';
@@ -72,15 +68,15 @@ export class AuditMetrics {
     });
   }
 
-  /** Counts what a successful write stored. */
-  recordWritten(events: readonly AuditEvent[], seconds: number): void {
-    this.#written.inc(events.length);
+  /** Counts what a successful write stored: `count` events, of which `outcomes` end actions (others are skipped). */
+  recordWritten(count: number, outcomes: readonly EventOutcome[], seconds: number): void {
+    this.#written.inc(count);
     this.#flush.observe(seconds);
     // Counted per (action, status) first, then one inc each: a batch holds a few actions many
     // times, and prom-client hashes the labels on every call.
     const counts = new Map<string, Map<string, number>>();
-    for (const event of events) {
-      const status = TERMINAL_STATUS[event.event_type];
+    for (const event of outcomes) {
+      const status = ACTION_OUTCOMES[event.event_type];
       if (!status) continue;
       // A rejected action with no capability fields named no known capability.
       const name =
@@ -110,20 +106,28 @@ export class AuditMetrics {
    * Wraps a store so every append is measured. A Proxy, not a hand-written delegate, so
    * methods a store adds later (and its private fields, via the bound target) still work.
    */
-  instrument(store: AuditStore): AuditStore {
-    const append = async (events: readonly AuditEvent[]): Promise<void> => {
+  instrument<S extends AuditStore>(store: S): S {
+    const measured = async (write: () => Promise<void>, count: number, outcomes: () => readonly EventOutcome[]) => {
       const started = performance.now();
       try {
-        await store.append(events);
+        await write();
       } catch (err) {
         this.recordFailure();
         throw err;
       }
-      this.recordWritten(events, (performance.now() - started) / 1000);
+      this.recordWritten(count, outcomes(), (performance.now() - started) / 1000);
     };
+    const append = (events: readonly AuditEvent[]) => measured(() => store.append(events), events.length, () => events);
+    const appendRows = (blocks: readonly RowBlock[]) =>
+      measured(
+        () => (store as unknown as { appendRows(b: readonly RowBlock[]): Promise<void> }).appendRows(blocks),
+        blocks.reduce((n, b) => n + b.length, 0),
+        () => blocks.flatMap((b) => b.outcomes()),
+      );
     return new Proxy(store, {
       get(target, prop) {
         if (prop === 'append') return append;
+        if (prop === 'appendRows' && 'appendRows' in target) return appendRows;
         const value = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },

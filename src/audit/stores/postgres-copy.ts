@@ -3,14 +3,17 @@
  * It runs on the audit thread (workers/audit.worker.ts), so row encoding never touches the
  * main thread.
  *
- *   append(batch) ─ dedupe by event_id ─ encode COPY text (encode.ts) ─ ensure month partitions
+ *   prepare(events) ─ COPY text rows in a RowBlock (row-block.ts), as a producer's frame arrives
+ *   appendRows(blocks) ─ dedupe by event_id ─ ensure month partitions
  *     └─► COPY audit_events FROM STDIN                      (the normal path: one statement)
  *           ├─ 23505 duplicate key (a retry after an ambiguous failure, a replay)
  *           │    └─► BEGIN; COPY audit_stage; INSERT ... ON CONFLICT DO NOTHING; COMMIT
  *           ├─ data error (22xxx, 23xxx, 54000: one bad row aborts the whole COPY)
- *           │    └─► split the batch in halves until the bad event is alone → dead-letter file
+ *           │    └─► split the batch in halves until the bad row is alone → its event (read back
+ *           │         from the row) → dead-letter file
  *           └─ anything else (connection lost, server down, watchdog) → audit_unavailable:
- *                the caller (actors/audit/spool.ts) spools the batch and replays it later
+ *                the caller (actors/audit/spool.ts) spools the batch's events and replays them later
+ * append(events) is prepare + appendRows, for callers that hold events (the spool's replay).
  *
  * Watchdog: pg's query_timeout does not cover COPY streams, and a frozen backend (SIGSTOP)
  * never answers. Each write has a deadline (audit.copy_deadline_ms); when it passes, the
@@ -26,7 +29,7 @@ import { RuntimeError } from '../../errors.ts';
 import { AuditCipher } from '../crypto.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { DeadLetterFile } from './postgres/dead-letter.ts';
-import { type AuditRow, decodeRow, encodeRows, monthOf } from './postgres/encode.ts';
+import { type AuditRow, decodeRow } from './postgres/encode.ts';
 import {
   copyDirectSql,
   countSql,
@@ -39,7 +42,8 @@ import {
   sessionSql,
   TABLE_EXISTS_SQL,
 } from './postgres/queries.ts';
-import type { AuditStore } from './store.ts';
+import { RowBlock } from './postgres/row-block.ts';
+import type { RowBlockStore } from './store.ts';
 
 type Health = { status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string };
 
@@ -57,7 +61,7 @@ export interface PostgresStoreOptions {
   log?: (msg: string) => void;
 }
 
-export class PostgresCopyAuditStore implements AuditStore {
+export class PostgresCopyAuditStore implements RowBlockStore {
   readonly kind = 'database';
   readonly #pool: pg.Pool;
   readonly #deadlineMs: number;
@@ -128,19 +132,26 @@ export class PostgresCopyAuditStore implements AuditStore {
     }
   }
 
+  /** The events as COPY rows, ready for appendRows() (sealed here when encryption is on). */
+  prepare(events: readonly AuditEvent[]): RowBlock {
+    return RowBlock.encode(events, this.#cipher);
+  }
+
+  /** The events held in `blocks`, read back from their rows (for the spool). */
+  eventsOf(blocks: readonly RowBlock[]): AuditEvent[] {
+    return blocks.flatMap((block) => block.events(this.#cipher));
+  }
+
   async append(events: readonly AuditEvent[]): Promise<void> {
+    await this.appendRows([this.prepare(events)]);
+  }
+
+  async appendRows(blocks: readonly RowBlock[]): Promise<void> {
     if (this.#closed) throw new RuntimeError('audit_unavailable', 'the database audit store is closed');
-    if (events.length === 0) return;
-    // COPY would abort on a key repeated inside the batch: the first occurrence wins, as in every store.
-    const seen = new Set<string>();
-    const unique: AuditEvent[] = [];
-    for (const event of events) {
-      if (seen.has(event.event_id)) continue;
-      seen.add(event.event_id);
-      unique.push(event);
-    }
+    const block = withoutRepeatedIds(RowBlock.concat(blocks));
+    if (block.length === 0) return;
     try {
-      await this.#store(unique, false);
+      await this.#store(block, false);
       this.#lastError = undefined;
     } catch (err) {
       this.#lastError = errorText(err);
@@ -204,39 +215,53 @@ export class PostgresCopyAuditStore implements AuditStore {
 
   // --- writing ------------------------------------------------------------------------------
 
-  async #store(events: AuditEvent[], staged: boolean, partitionRetry = false): Promise<void> {
+  async #store(block: RowBlock, staged: boolean, partitionRetry = false): Promise<void> {
     try {
-      await this.#ensurePartitions(events);
-      const payload = encodeRows(events, this.#cipher);
+      await this.#ensurePartitions(block.months);
       await this.#withClient((client) =>
-        staged ? copyStaged(client, payload) : copyDirect(client, payload),
+        staged ? copyStaged(client, block.bytes) : copyDirect(client, block.bytes),
       );
     } catch (err) {
       const code = sqlState(err);
-      if (code === '23505' && !staged) return this.#store(events, true);
+      if (code === '23505' && !staged) return this.#store(block, true);
       if (code === '23514' && !partitionRetry && /partition/.test(errorText(err))) {
         // A month dropped by retention since we cached it: create it again, once.
         this.#months.clear();
-        return this.#store(events, staged, true);
+        return this.#store(block, staged, true);
       }
       if (!isDataError(code)) throw err;
-      if (events.length === 1) {
-        this.#log(`audit event ${events[0]!.event_id} refused by PostgreSQL (${code}); dead-lettered`);
-        await this.#deadLetters.add(events[0]!, { code, message: errorText(err) });
+      if (block.length === 1) {
+        await this.#deadLetter(block, { code, message: errorText(err) });
         return;
       }
       // One bad row aborts the whole COPY: halve until it stands alone, the rest lands.
-      const mid = events.length >> 1;
-      await this.#store(events.slice(0, mid), staged);
-      await this.#store(events.slice(mid), staged);
+      const mid = block.length >> 1;
+      await this.#store(block.slice(0, mid), staged);
+      await this.#store(block.slice(mid), staged);
     }
   }
 
-  async #ensurePartitions(events: readonly AuditEvent[]): Promise<void> {
+  async #deadLetter(block: RowBlock, error: { code: string; message: string }): Promise<void> {
+    let event: AuditEvent;
+    try {
+      event = block.events(this.#cipher)[0]!;
+    } catch (err) {
+      // Only a bug could make a row unreadable; keep its text rather than lose it.
+      this.#log(`audit row ${block.ids[0]} could not be read back (${errorText(err)}); dead-lettered as text`);
+      await this.#deadLetters.addRow(block.row(0), block.ids[0]!, error);
+      return;
+    }
+    this.#log(`audit event ${event.event_id} refused by PostgreSQL (${error.code}); dead-lettered`);
+    await this.#deadLetters.add(event, error);
+  }
+
+  async #ensurePartitions(months: readonly (string | undefined)[]): Promise<void> {
     let missing: string[] | undefined;
-    for (const event of events) {
-      const month = monthOf(event.timestamp);
-      if (month === undefined || this.#months.has(month)) continue;
+    let last: string | undefined;
+    for (const month of months) {
+      // Rows come in runs of one month: look each run up once.
+      if (month === last || month === undefined || this.#months.has(month)) continue;
+      last = month;
       missing ??= [];
       if (!missing.includes(month)) missing.push(month);
     }
@@ -326,6 +351,17 @@ export function createPostgresStore(config: Config, log?: (msg: string) => void)
     deadLetterDir: path.resolve(config.audit.log_dir),
     ...(log ? { log } : {}),
   });
+}
+
+/** COPY would abort on a key repeated inside the batch: the first occurrence wins, as in every store. */
+function withoutRepeatedIds(block: RowBlock): RowBlock {
+  const seen = new Set<string>();
+  const repeated = new Set<number>();
+  block.ids.forEach((id, i) => {
+    if (seen.has(id)) repeated.add(i);
+    else seen.add(id);
+  });
+  return repeated.size > 0 ? block.without(repeated) : block;
 }
 
 function copyInto(client: pg.PoolClient, sql: string, payload: Buffer): Promise<void> {

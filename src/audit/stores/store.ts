@@ -9,6 +9,7 @@
  * - query() returns events ordered by (timestamp, session_id, seq) ascending, after offset, at most limit.
  */
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
+import type { RowBlock } from './postgres/row-block.ts';
 
 export interface AuditStore {
   readonly kind: 'memory' | 'file' | 'database';
@@ -23,6 +24,22 @@ export interface AuditStore {
   /** component health for /health */
   health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }>;
   close(): Promise<void>;
+}
+
+/**
+ * A store that takes batches already encoded as rows (the database store): the audit actor
+ * prepares each producer's frame as it arrives, so the batch waits as bytes and not as objects
+ * (see postgres/row-block.ts). appendRows() keeps append()'s rules.
+ */
+export interface RowBlockStore extends AuditStore {
+  prepare(events: readonly AuditEvent[]): RowBlock;
+  appendRows(blocks: readonly RowBlock[]): Promise<void>;
+  /** the events of `blocks` again, for paths that need events (the spool) */
+  eventsOf(blocks: readonly RowBlock[]): AuditEvent[];
+}
+
+export function takesRowBlocks(store: AuditStore): store is RowBlockStore {
+  return typeof (store as Partial<RowBlockStore>).appendRows === 'function';
 }
 
 /** Shared filter used by the stores that filter in JS (memory, file). */

@@ -12,6 +12,7 @@ import { verifyChain } from '../../../src/audit/hash-chain.ts';
 import { fromPgString, toPgString } from '../../../src/audit/stores/postgres/encode.ts';
 import { PostgresCopyAuditStore } from '../../../src/audit/stores/postgres-copy.ts';
 import { makeChain } from '../../helpers/audit-events.ts';
+import { hostile, hostileUnit, params } from '../../helpers/hostile.ts';
 import { createTestDatabase, databaseConfig, type TestDatabase } from './pg-test-db.ts';
 
 let db: TestDatabase;
@@ -31,37 +32,6 @@ afterAll(async () => {
 });
 
 // Characters that break COPY text, jsonb or naive escaping, mixed with any unicode.
-const hostileUnit = fc.oneof(
-  fc.constantFrom(
-    '\u0000',
-    '\t',
-    '\n',
-    '\r',
-    '\\',
-    '\\N',
-    '\\.',
-    '"',
-    "'",
-    '\uE000',
-    '\uE000e',
-    '\uD800',
-    '\uDFFF',
-    '\u2028',
-    '\u001b',
-    '🔥',
-  ),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
-);
-const hostile = fc.string({ unit: hostileUnit, maxLength: 40 });
-const jsonScalar = fc.oneof(
-  hostile,
-  fc.integer(),
-  fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Object.is(d, -0) ? 0 : d)),
-  fc.boolean(),
-  fc.constant(null),
-);
-const params = fc.object({ key: hostile, values: [jsonScalar], maxDepth: 3, maxKeys: 5 });
-
 let run = 0;
 
 describe('COPY round trip (property-based)', () => {

@@ -64,6 +64,9 @@ describe('poison events', () => {
       .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.error.code).sort()).toEqual(['22P02', '54000']);
     expect(lines.map((l) => l.event.seq).sort((a: number, b: number) => a - b)).toEqual([37, 80]);
+    // The store held the batch as COPY rows: the events it kept are read back from them, exactly.
+    const kept = lines.sort((a, b) => a.event.seq - b.event.seq).map((l) => l.event);
+    expect(kept).toStrictEqual([events[37], events[80]]);
     expect((await store.health()).detail).toContain('2 events dead-lettered');
   });
 });

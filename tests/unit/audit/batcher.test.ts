@@ -8,11 +8,11 @@ function setup({ batchSize = 3, intervalMs = 20, failFirst = 0 } = {}) {
   const acks: Array<[number, number]> = [];
   const errors: number[] = [];
   let failures = failFirst;
-  const batcher = new Batcher({
+  const batcher = new Batcher<readonly AuditEvent[]>({
     writer: {
-      async write(events) {
+      async write(pieces) {
         if (failures-- > 0) throw new Error('disk unplugged');
-        written.push(events);
+        written.push(pieces.flat());
       },
     },
     batchSize,

@@ -27,8 +27,17 @@ export class DeadLetterFile {
   }
 
   async add(event: AuditEvent, error: { code?: string; message: string }): Promise<void> {
+    await this.#append({ dead_lettered_at: new Date().toISOString(), error, event });
+  }
+
+  /** A row that could not even be read back as an event: its COPY text, as it was sent. */
+  async addRow(row: string, eventId: string, error: { code?: string; message: string }): Promise<void> {
+    await this.#append({ dead_lettered_at: new Date().toISOString(), error, event_id: eventId, copy_row: row });
+  }
+
+  async #append(record: Record<string, unknown>): Promise<void> {
     await mkdir(path.dirname(this.#file), { recursive: true });
-    const line = `${JSON.stringify({ dead_lettered_at: new Date().toISOString(), error, event })}\n`;
+    const line = `${JSON.stringify(record)}\n`;
     const handle = await open(this.#file, 'a');
     try {
       await handle.write(line);

@@ -263,6 +263,72 @@ export function encodeRows(events: readonly AuditEvent[], cipher?: AuditCipher):
   return buffer.subarray(0, length);
 }
 
+const COPY_UNESCAPE = /\\(.)/g;
+const COPY_UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '\\': '\\' };
+
+/** One COPY text column back to its value (null for \N). */
+function copyColumn(column: string): string | null {
+  if (column === '\\N') return null;
+  return column.indexOf('\\') < 0 ? column : column.replace(COPY_UNESCAPE, (_, c: string) => COPY_UNESCAPES[c] ?? c);
+}
+
+/**
+ * One line of encodeRow's COPY text (without its newline) back to the row PostgreSQL would
+ * return for it, so decodeRow() rebuilds the event. Used where a batch is held as COPY text and
+ * an event is needed again: a batch that could not be written goes to the spool, a poison row
+ * to the dead-letter file. JSON columns come back as written (jsonb would normalise them).
+ */
+export function parseCopyRow(line: string): AuditRow {
+  const columns = line.split('\t');
+  if (columns.length !== COLUMNS.length) {
+    throw new RuntimeError('internal_error', `a COPY row has ${columns.length} columns, expected ${COLUMNS.length}`);
+  }
+  const v = (name: (typeof COLUMNS)[number]) => copyColumn(columns[COLUMNS.indexOf(name)]!);
+  const json = (name: (typeof COLUMNS)[number]) => {
+    const text = v(name);
+    return text === null ? null : (JSON.parse(text) as unknown);
+  };
+  const bool = (name: (typeof COLUMNS)[number]) => {
+    const text = v(name);
+    return text === null ? null : text === 't';
+  };
+  const sealed = v('sealed');
+  const duration = v('duration_ms');
+  return {
+    event_id: v('event_id')!,
+    event_type: v('event_type')!,
+    timestamp: new Date(v('timestamp')!),
+    org_id: v('org_id')!,
+    user_id: v('user_id')!,
+    agent_id: v('agent_id')!,
+    session_id: v('session_id')!,
+    severity: v('severity')!,
+    message: v('message')!,
+    action_id: v('action_id'),
+    action_name: v('action_name'),
+    action_params: json('action_params'),
+    capability_type: v('capability_type'),
+    capability_source: v('capability_source'),
+    capability_version: v('capability_version'),
+    mcp_server_id: v('mcp_server_id'),
+    mcp_server_name: v('mcp_server_name'),
+    success: bool('success'),
+    error_message: v('error_message'),
+    duration_ms: duration === null ? null : Number(duration),
+    requires_approval: bool('requires_approval'),
+    approval_granted: bool('approval_granted'),
+    metadata: json('metadata') as Record<string, unknown> | null,
+    seq: Number(v('seq')),
+    prev_hash: v('prev_hash')!,
+    hash: v('hash')!,
+    timestamp_text: v('timestamp_text'),
+    escaped: bool('escaped') === true,
+    key_id: v('key_id'),
+    // bytea in hex form: \x followed by hex digits
+    sealed: sealed === null ? null : Buffer.from(sealed.slice(2), 'hex'),
+  };
+}
+
 /** A row as node-postgres returns it for `SELECT <COLUMN_LIST>`. */
 export interface AuditRow {
   event_id: string;
