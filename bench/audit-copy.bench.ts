@@ -19,7 +19,7 @@
  *
  * The audit_path, psql and INSERT phases use the e2e events repeated with fresh ids up to --rows.
  *
- * Reproduce: npm run bench -- audit-copy [--duration 20] [--sessions 32] [--sample 2] [--rows 100000] [--rounds 3]
+ * Reproduce: npm run bench -- audit-copy [--duration 20] [--sessions 32] [--sample 2] [--rows 100000] [--rounds 5]
  * (DATABASE_URL as for the tests; the bench creates and drops semibot_bench_<random>).
  */
 import { execFile } from 'node:child_process';
@@ -59,7 +59,7 @@ export async function run(options: Record<string, string>): Promise<Record<strin
   const sessions = Number(options.sessions ?? 32);
   const sampleS = Number(options.sample ?? 2);
   const rowsWanted = Number(options.rows ?? 100_000);
-  const rounds = Number(options.rounds ?? 3);
+  const rounds = Number(options.rounds ?? 5);
   const name = `semibot_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: BASE_URL });
   await admin.connect();

@@ -8,9 +8,10 @@
  *   ◄──session.audit_ack(count)── back to producer n once its events are stored
  */
 import path from 'node:path';
+import { inspect } from 'node:util';
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config/schema.ts';
-import { type ChainIdentity, buildEvent } from '../../src/audit/emit.ts';
+import { buildEvent, type ChainIdentity } from '../../src/audit/emit.ts';
 import {
   type AuditEvent,
   type AuditEventDraft,
@@ -20,12 +21,12 @@ import {
 } from '../../src/audit/events.ts';
 import { type VerifyResult, verifyChain } from '../../src/audit/hash-chain.ts';
 import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
-import { type AuditStore, takesRowBlocks } from '../../src/audit/stores/store.ts';
+import { type AuditStore, type RowBlockStore, takesRowBlocks } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
 import { Batcher } from './batcher.ts';
-import { Spool, SpoolingWriter } from './spool.ts';
 import type { AuditMessage } from './messages.ts';
+import { Spool, SpoolingWriter } from './spool.ts';
 
 const SUPERVISOR_PRODUCER = -1;
 const DATABASE_WRITES_IN_FLIGHT = 2;
@@ -91,7 +92,7 @@ export class AuditActor {
       });
       this.#batcher = batcher;
       // Encoded on arrival: the batch then waits as bytes, not objects (see row-block.ts).
-      this.#enqueue = (producer, events) => batcher.add(producer, store.prepare(events));
+      this.#enqueue = (producer, events) => batcher.add(producer, this.#prepare(store, producer, events));
     } else {
       const batcher = new Batcher<readonly AuditEvent[]>({
         ...batching,
@@ -182,12 +183,19 @@ export class AuditActor {
         spool.status === 'degraded'
           ? {
               status: 'degraded',
-              detail: [spool.detail, store.status === 'healthy' ? undefined : store.detail].filter(Boolean).join('; '),
+              detail: [spool.detail, store.status === 'healthy' ? undefined : store.detail]
+                .filter(Boolean)
+                .join('; '),
             }
           : store;
       return { ...database, database };
     }
-    if (store.status === 'healthy' && this.#batcher.stats.failedWrites > 0 && this.#lastError && this.#batcher.buffered > 0) {
+    if (
+      store.status === 'healthy' &&
+      this.#batcher.stats.failedWrites > 0 &&
+      this.#lastError &&
+      this.#batcher.buffered > 0
+    ) {
       return { status: 'degraded', detail: `writes are failing: ${this.#lastError}` };
     }
     return store;
@@ -223,6 +231,50 @@ export class AuditActor {
     // What is still spooled stays on disk and is replayed at the next start.
     await this.#spooler?.close();
     await this.#store.close();
+  }
+
+  /**
+   * The events as rows. An event the store cannot even encode must neither stop the others nor
+   * take the audit thread down: it goes to the dead-letter file, and is acknowledged once there.
+   */
+  #prepare(store: RowBlockStore, producer: number, events: readonly AuditEvent[]): RowBlock {
+    try {
+      return store.prepare(events);
+    } catch {
+      const encodable: AuditEvent[] = [];
+      const refused: Array<{ event: AuditEvent; message: string }> = [];
+      for (const event of events) {
+        try {
+          store.prepare([event]);
+          encodable.push(event);
+        } catch (err) {
+          refused.push({
+            event,
+            message: `cannot be encoded for the database: ${(err as Error)?.message ?? err}`,
+          });
+        }
+      }
+      void this.#deadLetterAll(store, producer, refused);
+      return store.prepare(encodable);
+    }
+  }
+
+  async #deadLetterAll(
+    store: RowBlockStore,
+    producer: number,
+    refused: Array<{ event: AuditEvent; message: string }>,
+  ): Promise<void> {
+    for (const { event, message } of refused) {
+      try {
+        await store.deadLetter(event, { message });
+      } catch (err) {
+        // Not even the dead-letter file: log the whole event, the last place it can go.
+        this.#log(
+          `audit event lost to storage, logged here instead: ${inspect({ event, error: message }, { depth: 8 })} (${err})`,
+        );
+      }
+    }
+    this.#producers.get(producer)?.send({ type: 'session.audit_ack', count: refused.length });
   }
 
   #accept(producer: number, events: readonly AuditEvent[]): void {

@@ -231,7 +231,7 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       }
       if (!isDataError(code)) throw err;
       if (block.length === 1) {
-        await this.#deadLetter(block, { code, message: errorText(err) });
+        await this.#deadLetterRow(block, { code, message: errorText(err) });
         return;
       }
       // One bad row aborts the whole COPY: halve until it stands alone, the rest lands.
@@ -241,7 +241,7 @@ export class PostgresCopyAuditStore implements RowBlockStore {
     }
   }
 
-  async #deadLetter(block: RowBlock, error: { code: string; message: string }): Promise<void> {
+  async #deadLetterRow(block: RowBlock, error: { code: string; message: string }): Promise<void> {
     let event: AuditEvent;
     try {
       event = block.events(this.#cipher)[0]!;
@@ -252,6 +252,11 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       return;
     }
     this.#log(`audit event ${event.event_id} refused by PostgreSQL (${error.code}); dead-lettered`);
+    await this.#deadLetters.add(event, error);
+  }
+
+  async deadLetter(event: AuditEvent, error: { code?: string; message: string }): Promise<void> {
+    this.#log(`audit event ${event.event_id} cannot be stored (${error.message}); dead-lettered`);
     await this.#deadLetters.add(event, error);
   }
 

@@ -36,6 +36,8 @@ export interface RowBlockStore extends AuditStore {
   appendRows(blocks: readonly RowBlock[]): Promise<void>;
   /** the events of `blocks` again, for paths that need events (the spool) */
   eventsOf(blocks: readonly RowBlock[]): AuditEvent[];
+  /** keeps an event the store cannot take (not even encode) for a person to look at */
+  deadLetter(event: AuditEvent, error: { code?: string; message: string }): Promise<void>;
 }
 
 export function takesRowBlocks(store: AuditStore): store is RowBlockStore {
