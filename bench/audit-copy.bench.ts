@@ -100,6 +100,8 @@ export async function run(options: Record<string, string>): Promise<Record<strin
       const t0 = performance.now();
       await run$('psql', [url, '-qc', `\\copy audit_events (${COLUMN_LIST}) from '${file}'`]);
       psqlRates.push(rows / ((performance.now() - t0) / 1000));
+      // psql's backend has exited; its CPU time reaches the postmaster's once it is reaped.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       psqlCpu.push(cpuPerItem(cpu0, readCpu(), rows).postgres_us!);
     }
     const ratios = paths.map((p, i) => p.events_per_s / psqlRates[i]!);
