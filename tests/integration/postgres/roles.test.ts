@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeRows } from '../../../src/audit/stores/postgres/encode.ts';
 import { copyDirectSql } from '../../../src/audit/stores/postgres/queries.ts';
+import { RowBlock } from '../../../src/audit/stores/postgres/row-block.ts';
 import { PostgresCopyAuditStore } from '../../../src/audit/stores/postgres-copy.ts';
 import { makeChain } from '../../helpers/audit-events.ts';
 import { createTestDatabase, databaseConfig, type TestDatabase, withClient } from './pg-test-db.ts';
@@ -55,7 +55,7 @@ describe('semibot_audit_writer', () => {
           const stream = c.query(copyFrom(copyDirectSql()));
           stream.on('error', reject);
           stream.on('finish', () => resolve());
-          stream.end(encodeRows(more));
+          stream.end(RowBlock.encode(more).bytes);
         }),
     );
     expect((await db.sql(`SELECT 1 FROM audit_events WHERE session_id = 'sess-w'`)).length).toBe(2);

@@ -238,31 +238,6 @@ export function encodeRow(event: AuditEvent, cipher?: AuditCipher): string {
   return `${row}\t${state.escaped ? 't' : 'f'}\t${sealedColumns}\n`;
 }
 
-/** A row is rarely longer than this many UTF-8 bytes; a longer one grows the buffer. */
-const TYPICAL_ROW_BYTES = 640;
-
-/**
- * A batch as COPY text, UTF-8 encoded. Each row is written into one buffer as it is made:
- * converting one long concatenated string instead costs about a third more (V8 first flattens
- * the rope, then encodes it).
- */
-export function encodeRows(events: readonly AuditEvent[], cipher?: AuditCipher): Buffer {
-  let buffer = Buffer.allocUnsafe(events.length * TYPICAL_ROW_BYTES);
-  let length = 0;
-  for (const event of events) {
-    const row = encodeRow(event, cipher);
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    const worst = row.length * 3;
-    if (length + worst > buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + worst));
-      buffer.copy(grown, 0, 0, length);
-      buffer = grown;
-    }
-    length += buffer.write(row, length, 'utf8');
-  }
-  return buffer.subarray(0, length);
-}
-
 const COPY_UNESCAPE = /\\(.)/g;
 const COPY_UNESCAPES: Record<string, string> = { t: '\t', n: '\n', r: '\r', '\\': '\\' };
 
