@@ -7,7 +7,8 @@
  *   audit.query   ─► cluster.flush_audit to every living node, then the shared PostgreSQL
  *
  *   every heartbeat_ms:          put <cluster>_nodes/<self> (lease + load)
- *   every node_loss_check_ms:    a peer's lease older than lease_ms ─► #onNodeLost(peer):
+ *   every node_loss_check_ms:    a peer's lease older than lease_ms (judged only while this
+ *                                node is connected and its own renewals succeed) ─► #onNodeLost(peer):
  *       CAS each of its sessions to failed/node_lost (one node wins each) ─► winner audits
  *       error + session_ended (node-loss.ts) through its own audit thread; forwards waiting
  *       on the peer fail with node_lost.
@@ -91,6 +92,8 @@ export class ClusterNode {
   readonly #unhook: Array<() => void> = [];
   #auditOut: MessagePortTransport<unknown, AuditMessage> | undefined;
   #connected = true;
+  /** our last lease renewal failed: the registry itself is in trouble, judge no peer */
+  #renewalsFailing = false;
   #stopped = false;
 
   private constructor(deps: ClusterDeps, nc: NatsConnection, nodeId: string) {
@@ -462,15 +465,23 @@ export class ClusterNode {
         max_sessions: this.#config.runtime.max_sessions,
         renewed_at: new Date().toISOString(),
       });
+      if (this.#renewalsFailing) {
+        // The registry takes writes again (after a NATS restart JetStream may need longer than
+        // the connection): the peers, who could not renew either, get a whole lease from now.
+        this.#renewalsFailing = false;
+        this.#registry.restampLeases();
+      }
     } catch (err) {
       // NATS is down or reconnecting: the next heartbeat tries again.
+      this.#renewalsFailing = true;
       this.#log.debug({ err }, 'lease renewal failed');
     }
   }
 
   #checkLeases(): void {
-    // Our view of the leases is only current while we are connected (see #watchStatus).
-    if (!this.#connected || this.#stopped) return;
+    // Our view of the leases is only current while we are connected (see #watchStatus), and a
+    // peer's silence means something only while the registry takes our own renewals.
+    if (!this.#connected || this.#renewalsFailing || this.#stopped) return;
     const now = Date.now();
     // A peer whose lease another survivor already dropped: fail what still waits on it here.
     for (const [id, waiting] of this.#waiting) {
@@ -527,8 +538,10 @@ export class ClusterNode {
     for await (const s of this.#nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnecting') this.#connected = false;
       if (s.type === 'reconnect') {
-        // Replaying the buckets stamps every lease as seen now: no peer is judged on our outage.
+        // No peer is judged on our outage: every lease counts as seen now (the watch's replay,
+        // which stamps them again, arrives later and asynchronously).
         await this.#registry.watch().catch((err) => this.#log.warn({ err }, 'could not restart the registry watch'));
+        this.#registry.restampLeases();
         this.#connected = true;
         void this.#renew();
       }

@@ -161,6 +161,15 @@ export class Registry {
     return this.#nodes;
   }
 
+  /**
+   * Times every known lease as seen now. After our own NATS outage the watch replays the
+   * buckets asynchronously; until it has, the leases we hold are as old as the outage, and a
+   * peer must not be judged on that: it gets a whole lease from our reconnect to renew.
+   */
+  restampLeases(now = Date.now()): void {
+    for (const [id, lease] of this.#nodes) this.#nodes.set(id, { ...lease, writtenAtMs: now });
+  }
+
   // --- plumbing -----------------------------------------------------------------------------
 
   #kv(which: 'sessions' | 'nodes'): KV {

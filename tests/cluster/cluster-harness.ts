@@ -96,10 +96,12 @@ export const nats = {
   stop(): void {
     execFileSync('start-stop-daemon', ['--stop', '--oknodo', '--retry', '5', '--exec', '/usr/sbin/nats-server']);
   },
-  start(): void {
+  /** `jetstream: false` brings the server back without JetStream: connections work, the KV registry does not. */
+  start({ jetstream = true }: { jetstream?: boolean } = {}): void {
     execFileSync('start-stop-daemon', [
       '--start', '--oknodo', '--background', '--exec', '/usr/sbin/nats-server', '--',
-      '-a', '127.0.0.1', '-p', '4222', '-js', '-sd', '/var/lib/nats-server', '-l', '/var/log/nats-server.log',
+      '-a', '127.0.0.1', '-p', '4222', ...(jetstream ? ['-js', '-sd', '/var/lib/nats-server'] : []),
+      '-l', '/var/log/nats-server.log',
     ]);
   },
 };

@@ -89,4 +89,37 @@ describe('a NATS restart', () => {
     }
     expect(new Set(after.map((s) => s.owner)).size).toBe(3);
   });
+
+  it('is ridden out when NATS comes back before JetStream does: connected, but no lease can be renewed', async () => {
+    const sessions: Array<{ session_id: string }> = [];
+    for (const node of c.nodes) sessions.push(await node.call<{ session_id: string }>('create', { request }));
+
+    // 1. NATS restarts without JetStream: every node reconnects, no node can renew its lease,
+    //    and the leases each node holds age past lease_ms. A node must not judge its peers now.
+    nats.stop();
+    nats.start({ jetstream: false });
+    await new Promise((r) => setTimeout(r, TEST_TIMING.lease_ms * 2 + TEST_TIMING.node_loss_check_ms * 2));
+    // 2. JetStream is back: leases are renewed again, and each peer had a whole lease to do so.
+    nats.stop();
+    nats.start();
+    for (const node of c.nodes) {
+      await waitFor(
+        () => node.call<Health>('health'),
+        (h) => h.components.cluster?.status === 'healthy',
+        30_000,
+      );
+    }
+    await new Promise((r) => setTimeout(r, TEST_TIMING.lease_ms + TEST_TIMING.node_loss_check_ms * 2));
+
+    const stats = await c.nodes[2]!.call<{ living_nodes: string[] }>('stats');
+    expect(stats.living_nodes.sort()).toEqual(c.nodes.map((n) => n.id).sort());
+    const lost = await c.nodes[1]!.call<AuditEvent[]>('audit', {
+      query: { org_id: IDS.org_id, event_types: ['error'] },
+    });
+    expect(lost.filter((e) => e.metadata.error_code === 'node_lost')).toEqual([]);
+    for (const s of sessions) {
+      const status = await c.nodes[1]!.call<SessionStatus>('status', { session_id: s.session_id });
+      expect(status.state).toBe('running');
+    }
+  });
 });
