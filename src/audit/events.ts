@@ -28,11 +28,36 @@ export const AuditEventTypeSchema = z.enum(AUDIT_EVENT_TYPES);
 export type AuditEventType = z.infer<typeof AuditEventTypeSchema>;
 
 /** The events that end an action, and the outcome each records (what action metrics count). */
-export const ACTION_OUTCOMES: Partial<Record<AuditEventType, 'success' | 'failure' | 'rejected'>> = {
+export const ACTION_OUTCOMES: Partial<Record<AuditEventType, ActionStatus>> = {
   action_completed: 'success',
   action_failed: 'failure',
   action_rejected: 'rejected',
 };
+
+export type ActionStatus = 'success' | 'failure' | 'rejected';
+
+/** How an action ended, as action metrics count it. */
+export interface ActionOutcome {
+  status: ActionStatus;
+  /** the action's name; UNKNOWN_ACTION when it named no known capability */
+  name: string;
+  duration_ms: number | null;
+}
+
+/** The name counted for actions that named no known capability (made-up names would be unbounded label values). */
+export const UNKNOWN_ACTION = '(unknown)';
+
+/** The outcome an event records, or undefined when it does not end an action. */
+export function actionOutcome(
+  event: Pick<AuditEvent, 'event_type' | 'action_name' | 'capability_type' | 'duration_ms'>,
+): ActionOutcome | undefined {
+  const status = ACTION_OUTCOMES[event.event_type];
+  if (!status) return undefined;
+  // A rejected action with no capability fields named no known capability.
+  const name =
+    status === 'rejected' && event.capability_type === null ? UNKNOWN_ACTION : (event.action_name ?? UNKNOWN_ACTION);
+  return { status, name, duration_ms: event.duration_ms };
+}
 
 export const SeveritySchema = z.enum(['debug', 'info', 'warning', 'error', 'critical']);
 export type Severity = z.infer<typeof SeveritySchema>;

@@ -15,14 +15,12 @@
  * into one valid exposition.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ACTION_OUTCOMES, type AuditEvent } from '../audit/events.ts';
-import type { EventOutcome, RowBlock } from '../audit/stores/postgres/row-block.ts';
+import { type ActionOutcome, type AuditEvent, actionOutcome } from '../audit/events.ts';
+import type { RowBlock } from '../audit/stores/postgres/row-block.ts';
 import type { AuditStore } from '../audit/stores/store.ts';
 import { ACTION_DURATION_BUCKETS_S, FLUSH_DURATION_BUCKETS_S } from './buckets.ts';
 
 
-/** Names an agent made up (capability_not_found) would be unbounded label values. */
-const UNKNOWN_ACTION = '(unknown)';
 
 export class AuditMetrics {
   readonly registry = new Registry();
@@ -68,29 +66,22 @@ export class AuditMetrics {
     });
   }
 
-  /** Counts what a successful write stored: `count` events, of which `outcomes` end actions (others are skipped). */
-  recordWritten(count: number, outcomes: readonly EventOutcome[], seconds: number): void {
+  /** Counts what a successful write stored: `count` events, of which `outcomes` ended actions. */
+  recordWritten(count: number, outcomes: readonly ActionOutcome[], seconds: number): void {
     this.#written.inc(count);
     this.#flush.observe(seconds);
     // Counted per (action, status) first, then one inc each: a batch holds a few actions many
     // times, and prom-client hashes the labels on every call.
     const counts = new Map<string, Map<string, number>>();
-    for (const event of outcomes) {
-      const status = ACTION_OUTCOMES[event.event_type];
-      if (!status) continue;
-      // A rejected action with no capability fields named no known capability.
-      const name =
-        event.event_type === 'action_rejected' && event.capability_type === null
-          ? UNKNOWN_ACTION
-          : (event.action_name ?? UNKNOWN_ACTION);
+    for (const { status, name, duration_ms } of outcomes) {
       let byStatus = counts.get(name);
       if (!byStatus) {
         byStatus = new Map();
         counts.set(name, byStatus);
       }
       byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
-      if (status !== 'rejected' && event.duration_ms !== null) {
-        this.#duration.observe({ action_name: name }, event.duration_ms / 1000);
+      if (status !== 'rejected' && duration_ms !== null) {
+        this.#duration.observe({ action_name: name }, duration_ms / 1000);
       }
     }
     for (const [name, byStatus] of counts) {
@@ -107,7 +98,7 @@ export class AuditMetrics {
    * methods a store adds later (and its private fields, via the bound target) still work.
    */
   instrument<S extends AuditStore>(store: S): S {
-    const measured = async (write: () => Promise<void>, count: number, outcomes: () => readonly EventOutcome[]) => {
+    const measured = async (write: () => Promise<void>, count: number, outcomes: () => readonly ActionOutcome[]) => {
       const started = performance.now();
       try {
         await write();
@@ -117,7 +108,12 @@ export class AuditMetrics {
       }
       this.recordWritten(count, outcomes(), (performance.now() - started) / 1000);
     };
-    const append = (events: readonly AuditEvent[]) => measured(() => store.append(events), events.length, () => events);
+    const append = (events: readonly AuditEvent[]) =>
+      measured(
+        () => store.append(events),
+        events.length,
+        () => events.map(actionOutcome).filter((o): o is ActionOutcome => o !== undefined),
+      );
     const appendRows = (blocks: readonly RowBlock[]) =>
       measured(
         () => (store as unknown as { appendRows(b: readonly RowBlock[]): Promise<void> }).appendRows(blocks),

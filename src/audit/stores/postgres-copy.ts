@@ -217,7 +217,7 @@ export class PostgresCopyAuditStore implements RowBlockStore {
 
   async #store(block: RowBlock, staged: boolean, partitionRetry = false): Promise<void> {
     try {
-      await this.#ensurePartitions(block.months);
+      await this.#ensurePartitions(block.months());
       await this.#withClient((client) =>
         staged ? copyStaged(client, block.bytes) : copyDirect(client, block.bytes),
       );
@@ -247,8 +247,8 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       event = block.events(this.#cipher)[0]!;
     } catch (err) {
       // Only a bug could make a row unreadable; keep its text rather than lose it.
-      this.#log(`audit row ${block.ids[0]} could not be read back (${errorText(err)}); dead-lettered as text`);
-      await this.#deadLetters.addRow(block.row(0), block.ids[0]!, error);
+      this.#log(`audit row ${block.id(0)} could not be read back (${errorText(err)}); dead-lettered as text`);
+      await this.#deadLetters.addRow(block.row(0), block.id(0), error);
       return;
     }
     this.#log(`audit event ${event.event_id} refused by PostgreSQL (${error.code}); dead-lettered`);
@@ -260,17 +260,9 @@ export class PostgresCopyAuditStore implements RowBlockStore {
     await this.#deadLetters.add(event, error);
   }
 
-  async #ensurePartitions(months: readonly (string | undefined)[]): Promise<void> {
-    let missing: string[] | undefined;
-    let last: string | undefined;
-    for (const month of months) {
-      // Rows come in runs of one month: look each run up once.
-      if (month === last || month === undefined || this.#months.has(month)) continue;
-      last = month;
-      missing ??= [];
-      if (!missing.includes(month)) missing.push(month);
-    }
-    if (!missing) return;
+  async #ensurePartitions(months: readonly string[]): Promise<void> {
+    const missing = months.filter((month) => !this.#months.has(month));
+    if (missing.length === 0) return;
     await this.#withClient(async (client) => {
       for (const month of missing) await client.query(ENSURE_PARTITIONS_SQL, [`${month}-01T00:00:00Z`, 1]);
     });
@@ -362,10 +354,11 @@ export function createPostgresStore(config: Config, log?: (msg: string) => void)
 function withoutRepeatedIds(block: RowBlock): RowBlock {
   const seen = new Set<string>();
   const repeated = new Set<number>();
-  block.ids.forEach((id, i) => {
+  for (let i = 0; i < block.length; i++) {
+    const id = block.id(i);
     if (seen.has(id)) repeated.add(i);
     else seen.add(id);
-  });
+  }
   return repeated.size > 0 ? block.without(repeated) : block;
 }
 

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AuditCipher } from '../../../src/audit/crypto.ts';
+import { actionOutcome, UNKNOWN_ACTION } from '../../../src/audit/events.ts';
 import { verifyChain } from '../../../src/audit/hash-chain.ts';
 import { encodeRow, parseCopyRow } from '../../../src/audit/stores/postgres/encode.ts';
 import { RowBlock } from '../../../src/audit/stores/postgres/row-block.ts';
@@ -90,33 +91,42 @@ describe('RowBlock', () => {
     const joined = RowBlock.concat([block.slice(0, 2), block.slice(2, 7), block.slice(7)]);
     expect(joined.bytes.equals(block.bytes)).toBe(true);
     expect(joined.events()).toStrictEqual(events);
-    expect(joined.ids).toEqual(events.map((e) => e.event_id));
+    expect(Array.from({ length: joined.length }, (_, i) => joined.id(i))).toEqual(
+      events.map((e) => e.event_id),
+    );
   });
 
-  it('keeps each row month and what action metrics count, and nothing for other events', () => {
-    const events = makeChain('meta', 8, { start: '2025-01-31T23:59:59.998Z', stepMs: 1 });
+  it('keeps each row month and how each action ended, through slices and joins', () => {
+    const events = makeChain('meta', 8, {
+      start: '2025-01-31T23:59:59.998Z',
+      stepMs: 1,
+      at: (seq) =>
+        seq === 2
+          ? { event_type: 'action_rejected', capability_type: null, action_name: 'made_up_tool' }
+          : seq === 3
+            ? { event_type: 'action_completed', action_name: 'echo', duration_ms: null }
+            : {},
+    });
     const block = RowBlock.encode(events);
-    expect(block.months).toEqual([
-      '2025-01',
-      '2025-01',
-      '2025-02',
-      '2025-02',
-      '2025-02',
-      '2025-02',
-      '2025-02',
-      '2025-02',
-    ]);
-    const ending = events.filter((e) =>
-      ['action_completed', 'action_failed', 'action_rejected'].includes(e.event_type),
-    );
-    expect(block.outcomes()).toEqual(
-      ending.map((e) => ({
-        event_type: e.event_type,
-        action_name: e.action_name,
-        capability_type: e.capability_type,
-        duration_ms: e.duration_ms,
-      })),
-    );
+    const monthsOf = (b: RowBlock) => Array.from({ length: b.length }, (_, i) => b.month(i));
+    expect(monthsOf(block)).toEqual(['2025-01', '2025-01', ...Array(6).fill('2025-02')]);
+    expect(block.months()).toEqual(['2025-01', '2025-02']);
+    const expected = events.map(actionOutcome).filter((o) => o !== undefined);
+    expect(block.outcomes()).toEqual(expected);
+    expect(block.outcomes()).toContainEqual({
+      status: 'rejected',
+      name: UNKNOWN_ACTION,
+      duration_ms: events[2]!.duration_ms,
+    });
+    expect(block.outcomes()).toContainEqual({ status: 'success', name: 'echo', duration_ms: null });
     expect(block.slice(0, 1).outcomes()).toEqual([]);
+    // Joined in another order: each block's strings are renumbered, the facts stay with their rows.
+    const swapped = RowBlock.concat([block.slice(2), block.slice(0, 2)]);
+    expect(monthsOf(swapped)).toEqual([...monthsOf(block).slice(2), ...monthsOf(block).slice(0, 2)]);
+    expect(swapped.outcomes()).toEqual(
+      [...events.slice(2).map(actionOutcome), ...events.slice(0, 2).map(actionOutcome)].filter(
+        (o) => o !== undefined,
+      ),
+    );
   });
 });
