@@ -52,14 +52,7 @@ export class RowBlock {
   /** Encodes `events` (sealing their payloads when a cipher is given). */
   static encode(events: readonly AuditEvent[], cipher?: AuditCipher): RowBlock {
     const n = events.length;
-    const facts: RowFacts = {
-      ends: new Uint32Array(n),
-      month: new Int32Array(n),
-      status: new Uint8Array(n),
-      name: new Int32Array(n),
-      duration: new Float64Array(n),
-      texts: [],
-    };
+    const facts = emptyFacts(n);
     const intern = interner(facts.texts);
     let buffer = Buffer.allocUnsafe(n * TYPICAL_ROW_BYTES);
     let length = 0;
@@ -91,14 +84,7 @@ export class RowBlock {
   static concat(blocks: readonly RowBlock[]): RowBlock {
     if (blocks.length === 1) return blocks[0]!;
     const n = blocks.reduce((sum, b) => sum + b.length, 0);
-    const facts: RowFacts = {
-      ends: new Uint32Array(n),
-      month: new Int32Array(n),
-      status: new Uint8Array(n),
-      name: new Int32Array(n),
-      duration: new Float64Array(n),
-      texts: [],
-    };
+    const facts = emptyFacts(n);
     const intern = interner(facts.texts);
     let row = 0;
     let offset = 0;
@@ -202,6 +188,17 @@ export class RowBlock {
   #start(i: number): number {
     return i === 0 ? 0 : this.#facts.ends[i - 1]!;
   }
+}
+
+function emptyFacts(rows: number): RowFacts {
+  return {
+    ends: new Uint32Array(rows),
+    month: new Int32Array(rows),
+    status: new Uint8Array(rows),
+    name: new Int32Array(rows),
+    duration: new Float64Array(rows),
+    texts: [],
+  };
 }
 
 /** Index of `text` in `texts`, added when new (a block refers to few distinct strings). */
