@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventDraft } from './events.ts';
 import { GENESIS_HASH } from './events.ts';
-import { asCarriedJson } from '../transport/codec.ts';
+import { asCarriedJson, asCarriedString } from '../transport/codec.ts';
 import { hashEvent } from './hash-chain.ts';
 
 /**
@@ -118,22 +118,22 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
     event_id: randomUUID(),
     event_type: draft.event_type,
     timestamp: new Date().toISOString(),
-    org_id: identity.org_id,
-    user_id: identity.user_id,
-    agent_id: identity.agent_id,
-    session_id: identity.session_id,
+    org_id: carried(identity.org_id),
+    user_id: carried(identity.user_id),
+    agent_id: carried(identity.agent_id),
+    session_id: carried(identity.session_id),
     severity: draft.severity ?? 'info',
-    message: draft.message,
-    action_id: draft.action_id ?? null,
-    action_name: draft.action_name ?? null,
+    message: carried(draft.message),
+    action_id: carriedOrNull(draft.action_id),
+    action_name: carriedOrNull(draft.action_name),
     action_params: jsonSafe(draft.action_params ?? null),
-    capability_type: draft.capability_type ?? null,
-    capability_source: draft.capability_source ?? null,
-    capability_version: draft.capability_version ?? null,
-    mcp_server_id: draft.mcp_server_id ?? null,
-    mcp_server_name: draft.mcp_server_name ?? null,
+    capability_type: carriedOrNull(draft.capability_type),
+    capability_source: carriedOrNull(draft.capability_source),
+    capability_version: carriedOrNull(draft.capability_version),
+    mcp_server_id: carriedOrNull(draft.mcp_server_id),
+    mcp_server_name: carriedOrNull(draft.mcp_server_name),
     success: draft.success ?? null,
-    error_message: draft.error_message ?? null,
+    error_message: carriedOrNull(draft.error_message),
     duration_ms: draft.duration_ms ?? null,
     requires_approval: draft.requires_approval ?? null,
     approval_granted: draft.approval_granted ?? null,
@@ -153,12 +153,23 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
  * after it was hashed); plain JSON, so the hash still holds after msgpack, a JSON-lines file
  * or a jsonb column (undefined, Dates, NaN and class instances would change shape).
  *
- * A "__proto__" key becomes "__proto_" here, as msgpack renames it on every thread hop
- * (asCarriedJson): hashed as it will be stored.
+ * A "__proto__" key becomes "__proto_" here, as msgpack renames it on every thread hop, and a
+ * lone UTF-16 surrogate becomes U+FFFD, as msgpack's UTF-8 carries it (asCarriedJson): hashed
+ * as it will be stored.
  */
 function jsonSafe(value: unknown): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'string') return asCarriedString(value);
+  if (value === null || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   const text = JSON.stringify(value);
   return text === undefined ? null : JSON.parse(asCarriedJson(text));
+}
+
+/** A text field as it will arrive after a thread hop (see asCarriedString). */
+function carried<T extends string>(s: T): T {
+  return asCarriedString(s) as T;
+}
+
+function carriedOrNull(s: string | null | undefined): string | null {
+  return s == null ? null : asCarriedString(s);
 }

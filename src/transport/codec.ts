@@ -27,13 +27,27 @@ export function decodeFrame(frame: Uint8Array): unknown[] {
 }
 
 /**
- * The one way a frame changes JSON: msgpackr never creates a "__proto__" key (a guard against
+ * One way a frame changes JSON: msgpackr never creates a "__proto__" key (a guard against
  * prototype pollution); it decodes it as "__proto_". This applies that to JSON text, so what
  * is hashed before a hop (audit events) is what arrives after it. Inside a JSON string a quote
  * is always escaped, so `{"` or `,"` before the name can only start a key.
  */
 export function asCarriedJson(text: string): string {
-  return text.includes('"__proto__":') ? text.replace(PROTO_KEY, '$1"__proto_":') : text;
+  const renamed = text.includes('"__proto__":') ? text.replace(PROTO_KEY, '$1"__proto_":') : text;
+  // JSON.stringify writes a lone surrogate as a \udXXX escape (and a valid pair as its raw
+  // characters), so any such escape not itself escaped is a lone surrogate.
+  return renamed.includes('\\ud') ? renamed.replace(LONE_SURROGATE_ESCAPE, '$1\\ufffd') : renamed;
+}
+
+/**
+ * The other way a frame changes text: msgpack carries strings as UTF-8, which has no form for
+ * a lone UTF-16 surrogate (half of an emoji cut in two, "\ud800" decoded from JSON); it
+ * arrives as U+FFFD. This applies that to a string, so it can be hashed as it will be stored.
+ */
+export function asCarriedString(s: string): string {
+  return s.isWellFormed() ? s : s.toWellFormed();
 }
 
 const PROTO_KEY = /([{,])"__proto__":/g;
+// An even run of backslashes (escaped backslashes), then the escape of a UTF-16 surrogate.
+const LONE_SURROGATE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/gi;

@@ -1,7 +1,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asCarriedJson, decodeFrame, encodeFrame } from '../../../src/transport/codec.ts';
+import { asCarriedJson, asCarriedString, decodeFrame, encodeFrame } from '../../../src/transport/codec.ts';
 import { MessagePortTransport } from '../../../src/transport/message-port.ts';
 
 const tricky = [
@@ -31,6 +31,25 @@ describe('msgpack frames', () => {
       // Found by this property: a "__proto__" key, which msgpackr renames.
       { numRuns: 300, examples: [[[JSON.parse('{"__proto__":"","a":{"__proto__":{"b":1}}}')]]] },
     );
+  });
+
+  it('round-trip any JSON value with any UTF-16 text, lone surrogates arriving as U+FFFD (asCarriedJson)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue({ stringUnit: 'binary' }), { maxLength: 20 }), (values) => {
+        const text = JSON.stringify(values);
+        const decoded = decodeFrame(encodeFrame(JSON.parse(text)));
+        expect(decoded).toStrictEqual(JSON.parse(asCarriedJson(text)));
+      }),
+      { numRuns: 300, examples: [[['cut \uD83D here', { '\uDC00': 'x\uD800\uDC00y' }]]] },
+    );
+  });
+
+  it('asCarriedString and asCarriedJson replace lone surrogates only', () => {
+    expect(asCarriedString('a\uD800b\uDC00c')).toBe('a\uFFFDb\uFFFDc');
+    expect(asCarriedString('pair \uD83D\uDD25 kept')).toBe('pair \uD83D\uDD25 kept');
+    // A literal backslash before "ud800" is text, not an escape.
+    const text = JSON.stringify({ a: '\\ud800', b: '\uD800', c: '\uD83D\uDD25' });
+    expect(JSON.parse(asCarriedJson(text))).toEqual({ a: '\\ud800', b: '\uFFFD', c: '\uD83D\uDD25' });
   });
 
   it('asCarriedJson renames only keys, never text inside strings', () => {
