@@ -104,7 +104,10 @@ export class SessionChain {
   }
 
   emit(draft: AuditEventDraft): AuditEvent {
-    const event = buildEvent(this.#identity, draft, this.#seq++, this.#prevHash);
+    // The chain advances only once the event is built: a draft that cannot be (a value that is
+    // not JSON) must not leave a gap in seq.
+    const event = buildEvent(this.#identity, draft, this.#seq, this.#prevHash);
+    this.#seq++;
     this.#prevHash = event.hash;
     this.#outbox.push(event);
     return event;

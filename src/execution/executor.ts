@@ -202,25 +202,36 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   const duration = roundMs(performance.now() - runStartedAt);
   const metadata = resultMetadata(capability, approvalMeta);
 
-  if (failure) {
-    const e = actionEvent('action_failed', 'error', `action ${action.name} failed: ${failure.message}`, action, capability);
-    e.success = false;
-    e.error_message = failure.message;
+  if (!failure) {
+    const e = actionEvent('action_completed', 'info', `action ${action.name} completed`, action, capability);
+    e.success = true;
     e.duration_ms = duration;
     e.requires_approval = needsApproval;
     e.approval_granted = needsApproval ? true : null;
-    e.metadata = { error_code: failure.code };
-    chain.emit(e);
-    return { action_id: action.id, name: action.name, success: false, error: failure, duration_ms: duration, metadata };
+    try {
+      e.metadata = { result: auditedResult(value) };
+      chain.emit(e);
+      return { action_id: action.id, name: action.name, success: true, result: value, duration_ms: duration, metadata };
+    } catch (err) {
+      // A result that cannot be recorded (a BigInt, a cycle) cannot be returned either: the
+      // action fails, and its trail says why.
+      failure = toWireError(
+        new RuntimeError(
+          capability.kind === 'skill' ? 'skill_error' : 'tool_error',
+          `the ${capability.kind} returned a value that is not JSON: ${(err as Error)?.message ?? err}`,
+        ),
+      );
+    }
   }
-  const e = actionEvent('action_completed', 'info', `action ${action.name} completed`, action, capability);
-  e.success = true;
+  const e = actionEvent('action_failed', 'error', `action ${action.name} failed: ${failure.message}`, action, capability);
+  e.success = false;
+  e.error_message = failure.message;
   e.duration_ms = duration;
   e.requires_approval = needsApproval;
   e.approval_granted = needsApproval ? true : null;
-  e.metadata = { result: auditedResult(value) };
+  e.metadata = { error_code: failure.code };
   chain.emit(e);
-  return { action_id: action.id, name: action.name, success: true, result: value, duration_ms: duration, metadata };
+  return { action_id: action.id, name: action.name, success: false, error: failure, duration_ms: duration, metadata };
 }
 
 /** A draft with every field present, so every event of the hot path shares one shape. */
