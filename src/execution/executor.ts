@@ -281,7 +281,9 @@ function resultMetadata(cap: Capability, approval: Record<string, unknown> | und
 function auditedResult(value: unknown): unknown {
   const redacted = redactSecrets(value);
   if (redacted === undefined || redacted === null) return null;
-  if (typeof redacted !== 'object') return redacted;
+  // A long string is as large as a large object: both are bounded (short scalars as they are).
+  const long = typeof redacted === 'string' && redacted.length > MAX_AUDITED_RESULT_CHARS;
+  if (typeof redacted !== 'object' && !long) return redacted;
   const text = canonicalJson(redacted);
   if (text.length <= MAX_AUDITED_RESULT_CHARS) return redacted;
   return { truncated: true, chars: text.length, sha256: sha256Hex(text) };
