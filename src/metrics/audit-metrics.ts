@@ -17,7 +17,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type ActionOutcome, type AuditEvent, actionOutcome } from '../audit/events.ts';
 import type { RowBlock } from '../audit/stores/postgres/row-block.ts';
-import type { AuditStore } from '../audit/stores/store.ts';
+import { type AuditStore, takesRowBlocks } from '../audit/stores/store.ts';
 import { ACTION_DURATION_BUCKETS_S, FLUSH_DURATION_BUCKETS_S } from './buckets.ts';
 
 
@@ -114,16 +114,17 @@ export class AuditMetrics {
         events.length,
         () => events.map(actionOutcome).filter((o): o is ActionOutcome => o !== undefined),
       );
+    const rowStore = takesRowBlocks(store) ? store : undefined;
     const appendRows = (blocks: readonly RowBlock[]) =>
       measured(
-        () => (store as unknown as { appendRows(b: readonly RowBlock[]): Promise<void> }).appendRows(blocks),
+        () => rowStore!.appendRows(blocks),
         blocks.reduce((n, b) => n + b.length, 0),
         () => blocks.flatMap((b) => b.outcomes()),
       );
     return new Proxy(store, {
       get(target, prop) {
         if (prop === 'append') return append;
-        if (prop === 'appendRows' && 'appendRows' in target) return appendRows;
+        if (prop === 'appendRows' && rowStore) return appendRows;
         const value = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },

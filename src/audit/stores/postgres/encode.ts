@@ -35,6 +35,9 @@ export const COLUMNS = [...HASHED_FIELDS, 'hash', 'timestamp_text', 'escaped', '
 
 export const COLUMN_LIST = COLUMNS.map((c) => `"${c}"`).join(', ');
 
+/** Each column's position in a COPY row. */
+const COLUMN_INDEX = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof COLUMNS)[number], number>;
+
 interface EscapeState {
   escaped: boolean;
 }
@@ -258,7 +261,7 @@ export function parseCopyRow(line: string): AuditRow {
   if (columns.length !== COLUMNS.length) {
     throw new RuntimeError('internal_error', `a COPY row has ${columns.length} columns, expected ${COLUMNS.length}`);
   }
-  const v = (name: (typeof COLUMNS)[number]) => copyColumn(columns[COLUMNS.indexOf(name)]!);
+  const v = (name: (typeof COLUMNS)[number]) => copyColumn(columns[COLUMN_INDEX[name]]!);
   const json = (name: (typeof COLUMNS)[number]) => {
     const text = v(name);
     return text === null ? null : (JSON.parse(text) as unknown);
