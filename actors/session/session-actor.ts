@@ -324,7 +324,8 @@ export class SessionActor {
       httpAllowedHosts: this.#services.httpAllowedHosts,
       executeCodeTimeoutMs: this.#services.executeCodeTimeoutMs,
       executeCodeMaxMemoryMb: this.#services.executeCodeMaxMemoryMb,
-      audit: (draft: AuditEventDraft) => void this.#chain.emit(draft),
+      // A copy: the chain keeps the draft until its event leaves, and the tool keeps its object.
+      audit: (draft: AuditEventDraft) => this.#chain.emit({ ...draft }),
     }));
   }
 }

@@ -1,9 +1,15 @@
 /**
  * Producer side of the audit trail, one per thread that emits events.
  *
- *   SessionChain.emit(draft) → full event (ids, time, seq, prev_hash, hash)
- *     → AuditOutbox (per thread) ──audit.append──► audit actor (workers/audit.worker.ts)
+ *   SessionChain.emit(draft) → content fixed now (params/metadata copied, time taken, seq)
+ *     → AuditOutbox (per thread): linked into the chain (event_id, prev_hash, hash) when it leaves
+ *     ──audit.append──► audit actor (workers/audit.worker.ts)
  *     ◄──session.audit_ack(count)── once the store has written them
+ *
+ * Why linking waits for the flush: hashing an event costs more than a no-op action itself, and
+ * nothing needs the hash before the event leaves the thread. Linked in the flush, the reply to
+ * the caller leaves first; what is recorded, and when, is the same (the content is fixed at
+ * emit, and events leave in emit order, so each chain links in order).
  *
  * Backpressure: at most `window` events may be sent and not yet acknowledged. Past that,
  * ready() returns a promise that resolves when acks bring the count back down; the session
@@ -28,10 +34,20 @@ export interface AuditSink {
   send(events: AuditEvent[]): void;
 }
 
+/** An event whose content is fixed but which is not yet linked into its session's chain. */
+interface UnlinkedEvent {
+  chain: SessionChain;
+  draft: AuditEventDraft;
+  seq: number;
+  at: number;
+  params: Captured;
+  metadata: Captured;
+}
+
 export class AuditOutbox {
   readonly #sink: AuditSink;
   readonly #window: number;
-  #pending: AuditEvent[] = [];
+  #pending: UnlinkedEvent[] = [];
   #timer: NodeJS.Timeout | undefined;
   #unacked = 0;
   #waiters: Array<() => void> = [];
@@ -41,7 +57,7 @@ export class AuditOutbox {
     this.#window = window;
   }
 
-  push(event: AuditEvent): void {
+  push(event: UnlinkedEvent): void {
     this.#pending.push(event);
     this.#unacked++;
     if (this.#pending.length >= MAX_PENDING_EVENTS) this.flush();
@@ -53,8 +69,11 @@ export class AuditOutbox {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pending.length === 0) return;
-    const batch = this.#pending;
+    const unlinked = this.#pending;
     this.#pending = [];
+    // In emit order, so each session's events link in order.
+    const batch = new Array<AuditEvent>(unlinked.length);
+    for (let i = 0; i < unlinked.length; i++) batch[i] = unlinked[i]!.chain.link(unlinked[i]!);
     this.#sink.send(batch);
   };
 
@@ -103,24 +122,48 @@ export class SessionChain {
     this.#outbox = outbox;
   }
 
-  emit(draft: AuditEventDraft): AuditEvent {
-    // The chain advances only once the event is built: a draft that cannot be (a value that is
-    // not JSON) must not leave a gap in seq.
-    const event = buildEvent(this.#identity, draft, this.#seq, this.#prevHash);
-    this.#seq++;
+  /**
+   * Fixes the event's content now: its time, its number, and a copy of its params and metadata
+   * (a tool may still change them in place). Throws for a value JSON cannot hold (a BigInt, a
+   * cycle); the chain advances only once the content is fixed, so a failed emit leaves no gap.
+   */
+  emit(draft: AuditEventDraft): void {
+    const params = capture(draft.action_params ?? null);
+    const metadata = capture(draft.metadata ?? EMPTY);
+    this.#outbox.push({ chain: this, draft, seq: this.#seq++, at: Date.now(), params, metadata });
+  }
+
+  /** Called by the outbox as the event leaves, in emit order. */
+  link(unlinked: UnlinkedEvent): AuditEvent {
+    const event = assemble(this.#identity, unlinked.draft, unlinked.seq, this.#prevHash, unlinked.at, release(unlinked.params), release(unlinked.metadata));
     this.#prevHash = event.hash;
-    this.#outbox.push(event);
     return event;
   }
 }
 
-/** Fills in ids, time and chain fields of a draft and hashes it. */
+const EMPTY = Object.freeze({});
+
+/** Fills in ids, time and chain fields of a draft and hashes it, at once. */
 export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq: number, prevHash: string): AuditEvent {
+  const params = release(capture(draft.action_params ?? null));
+  const metadata = release(capture(draft.metadata ?? EMPTY));
+  return assemble(identity, draft, seq, prevHash, Date.now(), params, metadata);
+}
+
+function assemble(
+  identity: ChainIdentity,
+  draft: AuditEventDraft,
+  seq: number,
+  prevHash: string,
+  at: number,
+  params: unknown,
+  metadata: unknown,
+): AuditEvent {
   // One literal with every field (hash last), then the hash is filled in: no spread copies.
   const event: AuditEvent = {
     event_id: randomUUID(),
     event_type: draft.event_type,
-    timestamp: new Date().toISOString(),
+    timestamp: new Date(at).toISOString(),
     org_id: carried(identity.org_id),
     user_id: carried(identity.user_id),
     agent_id: carried(identity.agent_id),
@@ -129,7 +172,7 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
     message: carried(draft.message),
     action_id: carriedOrNull(draft.action_id),
     action_name: carriedOrNull(draft.action_name),
-    action_params: jsonSafe(draft.action_params ?? null),
+    action_params: params,
     capability_type: carriedOrNull(draft.capability_type),
     capability_source: carriedOrNull(draft.capability_source),
     capability_version: carriedOrNull(draft.capability_version),
@@ -140,7 +183,7 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
     duration_ms: draft.duration_ms ?? null,
     requires_approval: draft.requires_approval ?? null,
     approval_granted: draft.approval_granted ?? null,
-    metadata: jsonSafe(draft.metadata ?? {}) as Record<string, unknown>,
+    metadata: metadata as Record<string, unknown>,
     seq,
     prev_hash: prevHash,
     hash: '',
@@ -150,22 +193,31 @@ export function buildEvent(identity: ChainIdentity, draft: AuditEventDraft, seq:
 }
 
 /**
- * Params and metadata come from agents and tools: the event takes its own plain-JSON copy
- * before hashing. A copy, because the event waits in the outbox for a moment while the tool
- * still holds the params (a skill that changed them in place would change what is recorded
- * after it was hashed); plain JSON, so the hash still holds after msgpack, a JSON-lines file
- * or a jsonb column (undefined, Dates, NaN and class instances would change shape).
+ * Params and metadata come from agents and tools: the event takes its own plain-JSON copy when
+ * it is emitted, as JSON text, parsed back when it is linked. A copy, because the event waits
+ * in the outbox for a moment while the tool still holds the params (a skill that changed them
+ * in place would change what is recorded); plain JSON, so the hash still holds after msgpack,
+ * a JSON-lines file or a jsonb column (undefined, Dates, NaN and class instances would change
+ * shape).
  *
  * A "__proto__" key becomes "__proto_" here, as msgpack renames it on every thread hop, and a
  * lone UTF-16 surrogate becomes U+FFFD, as msgpack's UTF-8 carries it (asCarriedJson): hashed
  * as it will be stored.
  */
-function jsonSafe(value: unknown): unknown {
+type Captured = string | number | boolean | null | { readonly json: string };
+
+/** The copy taken at emit: scalars as they are, anything else as its JSON text. */
+function capture(value: unknown): Captured {
   if (typeof value === 'string') return asCarriedString(value);
   if (value === null || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  const text = JSON.stringify(value);
-  return text === undefined ? null : JSON.parse(asCarriedJson(text));
+  const json = JSON.stringify(value);
+  return json === undefined ? null : { json };
+}
+
+/** The plain-JSON value of a capture, as it will be hashed and stored. */
+function release(captured: Captured): unknown {
+  return captured !== null && typeof captured === 'object' ? JSON.parse(asCarriedJson(captured.json)) : captured;
 }
 
 /** A text field as it will arrive after a thread hop (see asCarriedString). */

@@ -11,6 +11,12 @@ export class MemoryAuditStore implements AuditStore {
   readonly kind = 'memory';
   readonly #maxEvents: number;
   readonly #events = new Map<string, AuditEvent>();
+  /**
+   * Walks the Map from its oldest entry as events are dropped. A fresh keys().next() for each
+   * drop would step over every entry deleted before it (a Map compacts only when it grows):
+   * quadratic once the store is full. A Map iterator skips deleted entries and survives rehashes.
+   */
+  #oldest: Iterator<string> | undefined;
   #dropped = 0;
 
   constructor({ maxEvents }: { maxEvents: number }) {
@@ -85,8 +91,14 @@ export class MemoryAuditStore implements AuditStore {
   async close(): Promise<void> {}
 
   #dropOldest(): void {
-    const oldest = this.#events.keys().next();
-    if (oldest.done) return;
+    this.#oldest ??= this.#events.keys();
+    let oldest = this.#oldest.next();
+    if (oldest.done) {
+      // The walk had reached the end (everything it saw was dropped): start again at the front.
+      this.#oldest = this.#events.keys();
+      oldest = this.#oldest.next();
+      if (oldest.done) return;
+    }
     this.#events.delete(oldest.value);
     this.#dropped++;
   }

@@ -37,6 +37,22 @@ describe('MemoryAuditStore', () => {
     expect(store.dropped).toBe(7);
   });
 
+  it('keeps dropping the oldest through long churn, retention deletes and emptying in between', async () => {
+    const store = new MemoryAuditStore({ maxEvents: 50 });
+    const events = makeChain('sess-churn', 400, { start: '2025-01-01T00:00:00.000Z' });
+    for (let i = 0; i < 200; i += 10) await store.append(events.slice(i, i + 10));
+    expect(await store.query(q({ limit: 1000 }))).toStrictEqual(events.slice(150, 200));
+    // Retention removes everything older than event 180 (one second apart): 20 are left.
+    expect(await store.deleteOlderThan(new Date(events[180]!.timestamp))).toBe(30);
+    await store.append(events.slice(200, 240));
+    expect(await store.query(q({ limit: 1000 }))).toStrictEqual(events.slice(190, 240));
+    // Emptied completely, then filled and overfilled again.
+    await store.deleteOlderThan(new Date('2100-01-01T00:00:00.000Z'));
+    await store.append(events.slice(240, 400));
+    expect(await store.query(q({ limit: 1000 }))).toStrictEqual(events.slice(350, 400));
+    expect(store.dropped).toBe(150 + 10 + 110);
+  });
+
   it('a duplicate in a full store drops nothing', async () => {
     const store = new MemoryAuditStore({ maxEvents: 3 });
     const events = makeChain('sess-1', 3);

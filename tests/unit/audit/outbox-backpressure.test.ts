@@ -53,9 +53,11 @@ describe('AuditOutbox backpressure', () => {
   });
 
   it('chains every event of a session to the one before it', () => {
-    const events: AuditEvent[] = [];
-    const chain = new SessionChain(identity, new AuditOutbox({ send: (e) => events.push(...e) }, 100));
-    const emitted = [1, 2, 3].map((i) => chain.emit({ event_type: 'action_started', message: `${i}`, action_params: { i, when: undefined } }));
+    const emitted: AuditEvent[] = [];
+    const outbox = new AuditOutbox({ send: (e) => emitted.push(...e) }, 100);
+    const chain = new SessionChain(identity, outbox);
+    for (const i of [1, 2, 3]) chain.emit({ event_type: 'action_started', message: `${i}`, action_params: { i, when: undefined } });
+    outbox.flush();
     expect(emitted.map((e) => e.seq)).toEqual([0, 1, 2]);
     expect(emitted[1]?.prev_hash).toBe(emitted[0]?.hash);
     // undefined inside params is normalised before hashing, so the chain survives JSON stores.
