@@ -24,7 +24,7 @@ import type { AuditEventDraft } from '../../src/audit/events.ts';
 import type { ActionRun } from '../../src/execution/action-run.ts';
 import { ApprovalGate } from '../../src/execution/approval.ts';
 import type { CapabilityGraph, InvokeContext } from '../../src/execution/capability-graph.ts';
-import { type ExecutionScope, executeAction } from '../../src/execution/executor.ts';
+import { type ExecutionScope, type InvokeBase, executeAction } from '../../src/execution/executor.ts';
 import { Semaphore } from '../../src/execution/semaphore.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { Planner } from './planners/planner.ts';
@@ -68,6 +68,7 @@ export class SessionActor {
   #endedAt: string | undefined;
   #ending: Promise<void> | undefined;
   #sandbox: Promise<string> | undefined;
+  #invokeBase: InvokeBase | undefined;
   readonly #startedAt = new Date().toISOString();
   readonly #timer: NodeJS.Timeout;
   readonly #scope: ExecutionScope;
@@ -307,7 +308,13 @@ export class SessionActor {
     return this.#ending;
   }
 
-  #invokeContext(): Promise<Omit<InvokeContext, 'signal'>> {
+  /**
+   * What every tool of this session sees (its sandbox directory, limits, audit hook). The
+   * sandbox directory is created on first use; after that the same object is returned at once,
+   * so an action does not wait a promise turn for it.
+   */
+  #invokeContext(): InvokeBase | Promise<InvokeBase> {
+    if (this.#invokeBase) return this.#invokeBase;
     this.#sandbox ??= (async () => {
       const dir = path.join(
         this.#services.sandboxRoot,
@@ -317,16 +324,19 @@ export class SessionActor {
       await mkdir(dir, { recursive: true });
       return dir;
     })();
-    return this.#sandbox.then((sandboxDir) => ({
-      sandboxDir,
-      session_id: this.ctx.session_id,
-      org_id: this.ctx.org_id,
-      httpAllowedHosts: this.#services.httpAllowedHosts,
-      executeCodeTimeoutMs: this.#services.executeCodeTimeoutMs,
-      executeCodeMaxMemoryMb: this.#services.executeCodeMaxMemoryMb,
-      // A copy: the chain keeps the draft until its event leaves, and the tool keeps its object.
-      audit: (draft: AuditEventDraft) => this.#chain.emit({ ...draft }),
-    }));
+    return this.#sandbox.then((sandboxDir) => {
+      this.#invokeBase ??= Object.freeze({
+        sandboxDir,
+        session_id: this.ctx.session_id,
+        org_id: this.ctx.org_id,
+        httpAllowedHosts: this.#services.httpAllowedHosts,
+        executeCodeTimeoutMs: this.#services.executeCodeTimeoutMs,
+        executeCodeMaxMemoryMb: this.#services.executeCodeMaxMemoryMb,
+        // A copy: the chain keeps the draft until its event leaves, and the tool keeps its object.
+        audit: (draft: AuditEventDraft) => this.#chain.emit({ ...draft }),
+      });
+      return this.#invokeBase;
+    });
   }
 }
 

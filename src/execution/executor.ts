@@ -26,6 +26,9 @@ import type { Semaphore } from './semaphore.ts';
 /** Results larger than this are recorded in the audit trail by hash and size only. */
 const MAX_AUDITED_RESULT_CHARS = 16 * 1024;
 
+/** What every action of a session passes its tool, apart from the action's own signal and id. */
+export type InvokeBase = Readonly<Omit<InvokeContext, 'signal' | 'action_id'>>;
+
 export interface ExecutionScope {
   ctx: SessionContext;
   graph: CapabilityGraph;
@@ -38,7 +41,8 @@ export interface ExecutionScope {
   runs: Set<ActionRun>;
   /** capabilities already audited as validated in this session */
   validated: Set<string>;
-  invokeContext(): Promise<Omit<InvokeContext, 'signal'>>;
+  /** the same object for every action of the session once its sandbox exists */
+  invokeContext(): InvokeBase | Promise<InvokeBase>;
   onApprovalRequested(approval: PendingApproval): void;
   onApprovalSettled(): void;
 }
@@ -48,27 +52,9 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   const { chain } = scope;
   const capability = scope.graph.get(action.name);
   const auditedParams = redactSecrets(action.params);
-  const elapsed = () => roundMs(performance.now() - startedAt);
-
-  const reject = (error: WireError, cap: Capability | undefined): ActionResult => {
-    const e = actionEvent('action_rejected', 'warning', `action ${action.name} rejected: ${error.message}`, action, cap);
-    e.action_params = auditedParams;
-    e.success = false;
-    e.error_message = error.message;
-    e.duration_ms = elapsed();
-    e.metadata = { error_code: error.code };
-    chain.emit(e);
-    return { action_id: action.id, name: action.name, success: false, error, duration_ms: elapsed() };
-  };
-  const validationFailed = (error: WireError, cap: Capability | undefined): ActionResult => {
-    const e = actionEvent('capability_validation_failed', 'warning', error.message, action, cap);
-    e.action_params = auditedParams;
-    e.success = false;
-    e.error_message = error.message;
-    e.metadata = { error_code: error.code };
-    chain.emit(e);
-    return reject(error, cap);
-  };
+  // Ways out before the run are module functions, not closures made for every action: under
+  // the TypeScript loader every closure costs a defineProperty for its name.
+  const out: EarlyExit = { chain, action, auditedParams, startedAt };
 
   // 1. The capability graph: is the name known to this session?
   if (!capability) {
@@ -76,16 +62,18 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
       .summary()
       .map((c) => c.name)
       .join(', ');
-    return validationFailed(
-      new RuntimeError('capability_not_found', `${action.name} is not a capability of this session (it has: ${known})`).toWire(),
-      undefined,
+    const error = new RuntimeError(
+      'capability_not_found',
+      `${action.name} is not a capability of this session (it has: ${known})`,
     );
+    return failValidation(out, error.toWire(), undefined);
   }
 
   // 2. Params against the capability's JSON Schema.
   const problem = capability.validate(action.params);
   if (problem) {
-    return validationFailed(new RuntimeError('invalid_params', `${action.name}: ${problem}`).toWire(), capability);
+    const error = new RuntimeError('invalid_params', `${action.name}: ${problem}`);
+    return failValidation(out, error.toWire(), capability);
   }
   if (!scope.validated.has(capability.name)) {
     scope.validated.add(capability.name);
@@ -115,7 +103,7 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
       decided = await outcome;
     } catch (err) {
       scope.onApprovalSettled();
-      return reject(toWireError(err), capability);
+      return rejectAction(out, toWireError(err), capability);
     }
     scope.onApprovalSettled();
     approvalMeta = {
@@ -145,11 +133,11 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
       const error = decided.timed_out
         ? new RuntimeError('approval_timeout', decided.reason ?? undefined).toWire()
         : new RuntimeError('approval_denied', decided.reason ? `denied: ${decided.reason}` : undefined).toWire();
-      return reject(error, capability);
+      return rejectAction(out, error, capability);
     }
     // The grant covers exactly these params; nothing can have changed them, but check anyway.
     if (paramsHash(action.params) !== decided.params_hash) {
-      return reject(new RuntimeError('approval_params_mismatch').toWire(), capability);
+      return rejectAction(out, new RuntimeError('approval_params_mismatch').toWire(), capability);
     }
   }
 
@@ -158,7 +146,7 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
     const wait = scope.semaphore.acquire(scope.signal);
     if (wait) await wait;
   } catch (err) {
-    return reject(toWireError(err), capability);
+    return rejectAction(out, toWireError(err), capability);
   }
 
   // 5. Run, bounded by the action timeout and the session's end.
@@ -177,7 +165,8 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   let value: unknown;
   let failure: WireError | undefined;
   try {
-    const base = await scope.invokeContext();
+    const pending = scope.invokeContext();
+    const base = pending instanceof Promise ? await pending : pending;
     const invokeContext: InvokeContext = {
       sandboxDir: base.sandboxDir,
       session_id: base.session_id,
@@ -232,6 +221,36 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   e.metadata = { error_code: failure.code };
   chain.emit(e);
   return { action_id: action.id, name: action.name, success: false, error: failure, duration_ms: duration, metadata };
+}
+
+interface EarlyExit {
+  chain: SessionChain;
+  action: Action;
+  auditedParams: unknown;
+  startedAt: number;
+}
+
+function rejectAction(x: EarlyExit, error: WireError, cap: Capability | undefined): ActionResult {
+  const { action } = x;
+  const elapsed = roundMs(performance.now() - x.startedAt);
+  const e = actionEvent('action_rejected', 'warning', `action ${action.name} rejected: ${error.message}`, action, cap);
+  e.action_params = x.auditedParams;
+  e.success = false;
+  e.error_message = error.message;
+  e.duration_ms = elapsed;
+  e.metadata = { error_code: error.code };
+  x.chain.emit(e);
+  return { action_id: action.id, name: action.name, success: false, error, duration_ms: elapsed };
+}
+
+function failValidation(x: EarlyExit, error: WireError, cap: Capability | undefined): ActionResult {
+  const e = actionEvent('capability_validation_failed', 'warning', error.message, x.action, cap);
+  e.action_params = x.auditedParams;
+  e.success = false;
+  e.error_message = error.message;
+  e.metadata = { error_code: error.code };
+  x.chain.emit(e);
+  return rejectAction(x, error, cap);
 }
 
 /** A draft with every field present, so every event of the hot path shares one shape. */
