@@ -23,7 +23,7 @@ import { type AuditOutbox, SessionChain } from '../../src/audit/emit.ts';
 import type { AuditEventDraft } from '../../src/audit/events.ts';
 import type { ActionRun } from '../../src/execution/action-run.ts';
 import { ApprovalGate } from '../../src/execution/approval.ts';
-import type { CapabilityGraph, InvokeContext } from '../../src/execution/capability-graph.ts';
+import type { CapabilityGraph } from '../../src/execution/capability-graph.ts';
 import { type ExecutionScope, type InvokeBase, executeAction } from '../../src/execution/executor.ts';
 import { Semaphore } from '../../src/execution/semaphore.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
