@@ -9,6 +9,7 @@ export class ActionRun {
   #failure: { reason: unknown } | undefined;
   #reject: ((reason: unknown) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #listeners: Array<(reason: unknown) => void> | undefined;
 
   /** Fails the run with `reason()` after `ms` unless it settled first. */
   deadline(ms: number, reason: () => unknown): void {
@@ -27,7 +28,24 @@ export class ActionRun {
     if (this.#failure) return;
     this.#failure = { reason };
     this.#controller?.abort(reason);
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const listener of listeners) listener(reason);
     this.#reject?.(reason);
+  }
+
+  /** Calls `listener` once when the run fails (at once if it has); returns its remover. */
+  onCancel(listener: (reason: unknown) => void): () => void {
+    if (this.#failure) {
+      listener(this.#failure.reason);
+      return noop;
+    }
+    this.#listeners ??= [];
+    this.#listeners.push(listener);
+    return () => {
+      const at = this.#listeners?.indexOf(listener) ?? -1;
+      if (at >= 0) this.#listeners!.splice(at, 1);
+    };
   }
 
   /** Settles with `work`, or rejects as soon as the run fails. */
@@ -44,3 +62,5 @@ export class ActionRun {
     this.#reject = undefined;
   }
 }
+
+function noop(): void {}

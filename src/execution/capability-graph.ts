@@ -21,6 +21,12 @@ export interface InvokeContext extends ToolContext {
   action_id?: string;
   /** appends an event to the session's hash chain (MCP call events) */
   audit?: (draft: AuditEventDraft) => void;
+  /**
+   * Calls `listener` once if the action times out or is cancelled (at once if it already was);
+   * returns a function that removes it. For callers that only need to hear about the end of
+   * the action: reading `signal` creates an AbortController, which costs more than a short call.
+   */
+  onCancel?: (listener: (reason: unknown) => void) => () => void;
 }
 
 export interface Capability {

@@ -178,6 +178,9 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
       get signal() {
         return run.signal;
       },
+      onCancel(listener) {
+        return run.onCancel(listener);
+      },
       action_id: action.id,
     };
     value = await run.race(capability.invoke(action.params, invokeContext));
@@ -303,7 +306,10 @@ function auditedResult(value: unknown): unknown {
   // A long string is as large as a large object: both are bounded (short scalars as they are).
   const long = typeof redacted === 'string' && redacted.length > MAX_AUDITED_RESULT_CHARS;
   if (typeof redacted !== 'object' && !long) return redacted;
+  // Measured by its plain JSON (native, and the same text as the canonical form up to key
+  // order); the canonical text is made only for a result that is recorded by its hash.
+  const json = JSON.stringify(redacted);
+  if (json === undefined || json.length <= MAX_AUDITED_RESULT_CHARS) return redacted;
   const text = canonicalJson(redacted);
-  if (text.length <= MAX_AUDITED_RESULT_CHARS) return redacted;
   return { truncated: true, chars: text.length, sha256: sha256Hex(text) };
 }

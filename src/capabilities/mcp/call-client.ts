@@ -1,11 +1,12 @@
 /**
  * Worker side of an MCP call: sends mcp.call to the gateway (through the supervisor port) and
- * matches the session.mcp_result reply by call id. When the action's signal aborts (action
- * timeout, session cancel) it stops waiting at once and sends mcp.cancel, so the gateway
- * aborts the SDK request and the server hears notifications/cancelled.
+ * matches the session.mcp_result reply by call id. When the action ends first (action timeout,
+ * session cancel) it stops waiting at once and sends mcp.cancel, so the gateway aborts the SDK
+ * request and the server hears notifications/cancelled.
  */
 import type { McpCallOutcome, McpGatewayMessage } from '../../../actors/mcp-gateway/messages.ts';
 import { RuntimeError } from '../../errors.ts';
+import type { InvokeContext } from '../../execution/capability-graph.ts';
 
 interface Pending {
   resolve(outcome: McpCallOutcome): void;
@@ -21,30 +22,50 @@ export class McpCallClient {
     this.#send = send;
   }
 
+  /**
+   * `cancel` is how the caller hears that the action ended first (timeout, session cancel):
+   * its onCancel hook when it has one (cheap), else its AbortSignal.
+   */
   call(
     key: string,
     sessionId: string,
     tool: string,
     args: Record<string, unknown>,
-    signal: AbortSignal,
+    cancel: Pick<InvokeContext, 'signal' | 'onCancel'>,
   ): Promise<McpCallOutcome> {
-    if (signal.aborted) return Promise.reject(signal.reason);
     const call = this.#next++;
     return new Promise<McpCallOutcome>((resolve, reject) => {
-      const onAbort = () => {
+      let sent = false;
+      let stopListening: (() => void) | undefined;
+      const onCancel = (reason: unknown) => {
         if (!this.#pending.delete(call)) return;
-        const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
-        this.#send({ type: 'mcp.cancel', call, reason });
-        reject(signal.reason);
+        if (sent) {
+          const text = reason instanceof Error ? reason.message : String(reason);
+          this.#send({ type: 'mcp.cancel', call, reason: text });
+        }
+        reject(reason);
       };
       this.#pending.set(call, {
         resolve: (outcome) => {
-          signal.removeEventListener('abort', onAbort);
+          stopListening?.();
           resolve(outcome);
         },
         reject,
       });
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (cancel.onCancel) {
+        stopListening = cancel.onCancel(onCancel);
+      } else {
+        const signal = cancel.signal;
+        const onAbort = () => onCancel(signal.reason);
+        if (signal.aborted) onAbort();
+        else {
+          signal.addEventListener('abort', onAbort, { once: true });
+          stopListening = () => signal.removeEventListener('abort', onAbort);
+        }
+      }
+      // An action that had already ended is not sent at all.
+      if (!this.#pending.has(call)) return;
+      sent = true;
       this.#send({ type: 'mcp.call', call, key, session_id: sessionId, tool, args });
     });
   }

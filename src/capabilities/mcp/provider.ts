@@ -160,7 +160,7 @@ class McpLiveView implements LiveCapabilities {
         const startedAt = performance.now();
         let outcome: Awaited<ReturnType<McpCallClient['call']>>;
         try {
-          outcome = await client.call(key, ictx.session_id, tool.name, params, ictx.signal);
+          outcome = await client.call(key, ictx.session_id, tool.name, params, ictx);
         } catch (err) {
           // Aborted here (action timeout or cancel): the gateway was told to cancel the request.
           const error = toWireError(err, 'action_cancelled');
