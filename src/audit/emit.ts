@@ -126,6 +126,8 @@ export class SessionChain {
    * Fixes the event's content now: its time, its number, and a copy of its params and metadata
    * (a tool may still change them in place). Throws for a value JSON cannot hold (a BigInt, a
    * cycle); the chain advances only once the content is fixed, so a failed emit leaves no gap.
+   * The draft's own fields are read when the event leaves: a caller hands over a draft it made
+   * for this emit and does not change it afterwards (a tool's drafts are copied for it).
    */
   emit(draft: AuditEventDraft): void {
     const params = capture(draft.action_params ?? null);
@@ -135,7 +137,10 @@ export class SessionChain {
 
   /** Called by the outbox as the event leaves, in emit order. */
   link(unlinked: UnlinkedEvent): AuditEvent {
-    const event = assemble(this.#identity, unlinked.draft, unlinked.seq, this.#prevHash, unlinked.at, release(unlinked.params), release(unlinked.metadata));
+    const { draft, seq, at } = unlinked;
+    const params = release(unlinked.params);
+    const metadata = release(unlinked.metadata);
+    const event = assemble(this.#identity, draft, seq, this.#prevHash, at, params, metadata);
     this.#prevHash = event.hash;
     return event;
   }
