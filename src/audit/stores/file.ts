@@ -17,6 +17,7 @@ import { RuntimeError } from '../../errors.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
 import { syncDir } from '../sync-dir.ts';
+import { EventIdList, EventIdSet } from './event-ids.ts';
 
 const CURRENT_FILE = 'audit.jsonl';
 const FILE_NAME = /^audit(?:\.([1-9]\d*))?\.jsonl$/;
@@ -35,9 +36,9 @@ export class FileAuditStore implements AuditStore {
   #handle: FileHandle | undefined;
   #size = 0;
   /** event_ids by file number (0 = audit.jsonl), so a rotation can forget a deleted file's ids */
-  #ids = new Map<number, Set<string>>();
-  /** every id in #ids, for one lookup per event instead of one per file */
-  #all = new Set<string>();
+  #ids = new Map<number, EventIdList>();
+  /** every id in #ids, for one lookup per event instead of one per file (see event-ids.ts) */
+  #all = new EventIdSet();
   /** reused by every append (appends are serialised, and each waits for its write) */
   readonly #lines = new LineBuffer();
   #corruptLines = 0;
@@ -92,7 +93,7 @@ export class FileAuditStore implements AuditStore {
       this.#size += data.length;
       const ids = this.#idsOf(0);
       for (const id of fresh) {
-        ids.add(id);
+        ids.push(id);
         this.#all.add(id);
       }
     });
@@ -170,11 +171,13 @@ export class FileAuditStore implements AuditStore {
       // Left by a deleteOlderThan that crashed before its rename; the original is still intact.
       if (TEMP_FILE.test(name)) await unlink(join(this.#dir, name)).catch(() => {});
     }
-    const ids = new Map<number, Set<string>>();
+    const ids = new Map<number, EventIdList>();
+    const all = new EventIdSet();
     await this.#forEachEvent((event, index) => {
-      const set = ids.get(index);
-      if (set) set.add(event.event_id);
-      else ids.set(index, new Set([event.event_id]));
+      let list = ids.get(index);
+      if (!list) ids.set(index, (list = new EventIdList()));
+      // An id found twice (files from elsewhere) is listed once, in its first file read.
+      if (all.add(event.event_id)) list.push(event.event_id);
     });
     const path = join(this.#dir, CURRENT_FILE);
     const handle = await open(path, 'a');
@@ -195,8 +198,7 @@ export class FileAuditStore implements AuditStore {
     await syncDir(this.#dir);
     this.#handle = handle;
     this.#ids = ids;
-    this.#all = new Set();
-    for (const set of ids.values()) for (const id of set) this.#all.add(id);
+    this.#all = all;
     this.#stale = false;
   }
 
@@ -211,10 +213,10 @@ export class FileAuditStore implements AuditStore {
     return this.#all.has(id);
   }
 
-  #idsOf(index: number): Set<string> {
-    const set = this.#ids.get(index) ?? new Set<string>();
-    this.#ids.set(index, set);
-    return set;
+  #idsOf(index: number): EventIdList {
+    const list = this.#ids.get(index) ?? new EventIdList();
+    this.#ids.set(index, list);
+    return list;
   }
 
   #currentHandle(): FileHandle {
@@ -301,18 +303,19 @@ export class FileAuditStore implements AuditStore {
     const handle = this.#handle;
     this.#handle = undefined;
     await handle?.close();
-    const ids = new Map<number, Set<string>>();
+    const ids = new Map<number, EventIdList>();
     // Oldest first, so each rename's target has already moved on.
     for (const index of await this.#fileIndexes()) {
       const from = join(this.#dir, fileName(index));
       if (index + 1 >= this.#maxFiles) {
         await unlink(from);
-        for (const id of this.#ids.get(index) ?? []) this.#all.delete(id);
+        const gone = this.#ids.get(index);
+        if (gone) this.#all.deleteAll(gone);
         continue;
       }
       await rename(from, join(this.#dir, fileName(index + 1)));
-      const set = this.#ids.get(index);
-      if (set) ids.set(index + 1, set);
+      const list = this.#ids.get(index);
+      if (list) ids.set(index + 1, list);
     }
     this.#ids = ids;
     this.#handle = await open(join(this.#dir, CURRENT_FILE), 'a');
@@ -374,11 +377,13 @@ export class FileAuditStore implements AuditStore {
       this.#handle = await open(path, 'a');
       this.#size = kept;
     }
-    const ids = this.#ids.get(index);
+    const drop = new EventIdSet();
     for (const id of dropped) {
-      ids?.delete(id);
+      drop.add(id);
       this.#all.delete(id);
     }
+    const ids = this.#ids.get(index);
+    if (ids) this.#ids.set(index, ids.without(drop));
     return dropped.length;
   }
 }
