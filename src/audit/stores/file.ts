@@ -175,7 +175,10 @@ export class FileAuditStore implements AuditStore {
     const all = new EventIdSet();
     await this.#forEachEvent((event, index) => {
       let list = ids.get(index);
-      if (!list) ids.set(index, (list = new EventIdList()));
+      if (!list) {
+        list = new EventIdList();
+        ids.set(index, list);
+      }
       // An id found twice (files from elsewhere) is listed once, in its first file read.
       if (all.add(event.event_id)) list.push(event.event_id);
     });

@@ -29,8 +29,10 @@ describe('EventIdSet', () => {
         const set = new EventIdSet(slots);
         const model = new Set<string>();
         for (const [kind, id] of ops) {
-          if (kind === 'add') expect(set.add(id)).toBe(!model.has(id)), model.add(id);
-          else if (kind === 'delete') expect(set.delete(id)).toBe(model.delete(id));
+          if (kind === 'add') {
+            expect(set.add(id)).toBe(!model.has(id));
+            model.add(id);
+          } else if (kind === 'delete') expect(set.delete(id)).toBe(model.delete(id));
           else expect(set.has(id)).toBe(model.has(id));
           expect(set.size).toBe(model.size);
         }
@@ -60,7 +62,10 @@ describe('EventIdList', () => {
       fc.property(fc.uniqueArray(anyId, { maxLength: 120 }), fc.uniqueArray(anyId, { maxLength: 120 }), (mine, theirs) => {
         const list = new EventIdList();
         const set = new EventIdSet(4);
-        for (const id of mine) list.push(id), set.add(id);
+        for (const id of mine) {
+          list.push(id);
+          set.add(id);
+        }
         for (const id of theirs) set.add(id);
         expect(list.length).toBe(mine.length);
 
