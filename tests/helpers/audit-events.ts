@@ -42,6 +42,14 @@ const MIDDLE: readonly { type: AuditEventType; success: boolean | null; severity
 ];
 
 /**
+ * Three chained events of one session whose middle one carries `fields`: where property tests
+ * put the awkward values they send through a store or an encoding.
+ */
+export function chainAroundFields(sessionId: string, fields: Partial<AuditEvent>): AuditEvent[] {
+  return makeChain(sessionId, 3, { start: '2025-06-15T10:00:00.000Z', at: (seq) => (seq === 1 ? fields : {}) });
+}
+
+/**
  * `n` events of one session forming a valid hash chain: seq 0 is session_started, the last
  * (when n > 1) is session_ended, the middle cycles through action/MCP/approval events with
  * success true, false or null. Timestamps increase by `stepMs` from `start`.

@@ -173,32 +173,33 @@ export class EventIdSet {
 
   /** The slot holding the key, or -1. */
   #find(a: number, b: number, c: number, d: number): number {
-    const w = this.#words;
-    const used = this.#used;
-    const mask = this.#mask;
-    for (let i = mix(a, b, c, d) & mask; used[i] === 1; i = (i + 1) & mask) {
-      const o = i * 4;
-      if (w[o] === a && w[o + 1] === b && w[o + 2] === c && w[o + 3] === d) return i;
-    }
-    return -1;
+    const i = this.#probe(a, b, c, d);
+    return this.#used[i] === 1 ? i : -1;
   }
 
-  #addKey(a: number, b: number, c: number, d: number): boolean {
-    if ((this.#count + 1) * 4 > this.#used.length * 3) this.#grow();
+  /** The slot holding the key, or else the empty slot where it would go. */
+  #probe(a: number, b: number, c: number, d: number): number {
     const w = this.#words;
     const used = this.#used;
     const mask = this.#mask;
     let i = mix(a, b, c, d) & mask;
     for (; used[i] === 1; i = (i + 1) & mask) {
       const o = i * 4;
-      if (w[o] === a && w[o + 1] === b && w[o + 2] === c && w[o + 3] === d) return false;
+      if (w[o] === a && w[o + 1] === b && w[o + 2] === c && w[o + 3] === d) break;
     }
+    return i;
+  }
+
+  #addKey(a: number, b: number, c: number, d: number): boolean {
+    if ((this.#count + 1) * 4 > this.#used.length * 3) this.#grow();
+    const i = this.#probe(a, b, c, d);
+    if (this.#used[i] === 1) return false;
     const o = i * 4;
-    w[o] = a;
-    w[o + 1] = b;
-    w[o + 2] = c;
-    w[o + 3] = d;
-    used[i] = 1;
+    this.#words[o] = a;
+    this.#words[o + 1] = b;
+    this.#words[o + 2] = c;
+    this.#words[o + 3] = d;
+    this.#used[i] = 1;
     this.#count++;
     return true;
   }

@@ -36,7 +36,6 @@ export class McpCallClient {
     const call = this.#next++;
     return new Promise<McpCallOutcome>((resolve, reject) => {
       let sent = false;
-      let stopListening: (() => void) | undefined;
       const onCancel = (reason: unknown) => {
         if (!this.#pending.delete(call)) return;
         if (sent) {
@@ -47,22 +46,13 @@ export class McpCallClient {
       };
       this.#pending.set(call, {
         resolve: (outcome) => {
-          stopListening?.();
+          stopListening();
           resolve(outcome);
         },
         reject,
       });
-      if (cancel.onCancel) {
-        stopListening = cancel.onCancel(onCancel);
-      } else {
-        const signal = cancel.signal;
-        const onAbort = () => onCancel(signal.reason);
-        if (signal.aborted) onAbort();
-        else {
-          signal.addEventListener('abort', onAbort, { once: true });
-          stopListening = () => signal.removeEventListener('abort', onAbort);
-        }
-      }
+      const listen = cancel.onCancel ?? ((listener) => onAbort(cancel.signal, listener));
+      const stopListening = listen(onCancel);
       // An action that had already ended is not sent at all.
       if (!this.#pending.has(call)) return;
       sent = true;
@@ -89,4 +79,15 @@ export class McpCallClient {
   get inFlight(): number {
     return this.#pending.size;
   }
+}
+
+/** onCancel's contract through an AbortSignal, for a caller that has no cheaper hook. */
+function onAbort(signal: AbortSignal, listener: (reason: unknown) => void): () => void {
+  if (signal.aborted) {
+    listener(signal.reason);
+    return () => {};
+  }
+  const heard = () => listener(signal.reason);
+  signal.addEventListener('abort', heard, { once: true });
+  return () => signal.removeEventListener('abort', heard);
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../src/audit/hash-chain.ts';
 import { fromPgString, toPgString } from '../../../src/audit/stores/postgres/encode.ts';
 import { PostgresCopyAuditStore } from '../../../src/audit/stores/postgres-copy.ts';
-import { makeChain } from '../../helpers/audit-events.ts';
+import { chainAroundFields, makeChain } from '../../helpers/audit-events.ts';
 import { hostile, hostileUnit, params } from '../../helpers/hostile.ts';
 import { createTestDatabase, databaseConfig, type TestDatabase } from './pg-test-db.ts';
 
@@ -45,19 +45,13 @@ describe('COPY round trip (property-based)', () => {
         params,
         async (message, errorText, actionId, p, meta) => {
           const sessionId = `prop-${run++}`;
-          const events = makeChain(sessionId, 3, {
-            start: '2025-06-15T10:00:00.000Z',
-            at: (seq) =>
-              seq === 1
-                ? {
-                    message,
-                    error_message: errorText,
-                    action_id: actionId,
-                    action_params: p,
-                    metadata: meta,
-                    mcp_server_name: message,
-                  }
-                : {},
+          const events = chainAroundFields(sessionId, {
+            message,
+            error_message: errorText,
+            action_id: actionId,
+            action_params: p,
+            metadata: meta,
+            mcp_server_name: message,
           });
           await store.append(events);
           const back = await store.sessionEvents(sessionId);

@@ -11,7 +11,7 @@ import { actionOutcome, UNKNOWN_ACTION } from '../../../src/audit/events.ts';
 import { verifyChain } from '../../../src/audit/hash-chain.ts';
 import { encodeRow, parseCopyRow } from '../../../src/audit/stores/postgres/encode.ts';
 import { RowBlock } from '../../../src/audit/stores/postgres/row-block.ts';
-import { makeChain } from '../../helpers/audit-events.ts';
+import { chainAroundFields, makeChain } from '../../helpers/audit-events.ts';
 import { hostile, params } from '../../helpers/hostile.ts';
 
 const cipher = AuditCipher.fromKeyText(`k1:${Buffer.alloc(32, 7).toString('base64')}`);
@@ -23,19 +23,13 @@ const awkwardChain = (
   p: Record<string, unknown>,
   meta: Record<string, unknown>,
 ) =>
-  makeChain(`rows-${run++}`, 3, {
-    start: '2025-06-15T10:00:00.000Z',
-    at: (seq) =>
-      seq === 1
-        ? {
-            message,
-            error_message: errorText,
-            action_id: message,
-            action_params: p,
-            metadata: meta,
-            duration_ms: 1.5,
-          }
-        : {},
+  chainAroundFields(`rows-${run++}`, {
+    message,
+    error_message: errorText,
+    action_id: message,
+    action_params: p,
+    metadata: meta,
+    duration_ms: 1.5,
   });
 
 describe('RowBlock', () => {
