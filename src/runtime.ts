@@ -30,11 +30,11 @@ import type {
   SessionState,
   SessionStatus,
 } from './contracts.ts';
-import { ApprovalDecisionSchema, ActionSchema, PlannerSchema, SessionRequestSchema } from './contracts.ts';
+import { ApprovalDecisionSchema, PlannerSchema, SessionRequestSchema } from './contracts.ts';
 import { RuntimeError } from './errors.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
-import { parseOrThrow } from './validation.ts';
+import { parseAction, parseOrThrow } from './validation.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
 import type { ClusterNode, SessionBackend } from './cluster/node.ts';
@@ -337,14 +337,21 @@ export class Session {
 
   execute(action: ActionInput): Promise<ActionResult>;
   execute(actions: ActionInput[]): Promise<ActionResult[]>;
-  async execute(input: ActionInput | ActionInput[]): Promise<ActionResult | ActionResult[]> {
+  execute(input: ActionInput | ActionInput[]): Promise<ActionResult | ActionResult[]> {
+    // Not async: the supervisor's promise is handed back as it is (a batch) or with one
+    // reaction (a single action), instead of through another async frame.
     const batch = Array.isArray(input) ? input : [input];
-    if (batch.length === 0) throw new RuntimeError('invalid_request', 'invalid actions: the batch is empty');
-    const actions = batch.map((a, i) =>
-      parseOrThrow(ActionSchema, a, 'invalid_request', Array.isArray(input) ? `action ${i}` : 'action'),
-    );
-    const results = await this.#supervisor.execute(this.id, actions);
-    return Array.isArray(input) ? results : results[0]!;
+    let actions: ActionInput[];
+    try {
+      if (batch.length === 0) throw new RuntimeError('invalid_request', 'invalid actions: the batch is empty');
+      actions = batch.map((a, i) =>
+        parseAction(a, Array.isArray(input) ? `action ${i}` : 'action'),
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const results = this.#supervisor.execute(this.id, actions);
+    return Array.isArray(input) ? results : results.then(firstResult);
   }
 
   run(): Promise<SessionStatus> {
@@ -382,6 +389,10 @@ export class Session {
 export function createRuntime(config: ConfigInput = {}, options: RuntimeOptions = {}): Runtime {
   const loaded = loadConfig({ ...options, overrides: config });
   return new Runtime(loaded, options.logger ?? createLogger(loaded), options.env ?? process.env);
+}
+
+function firstResult(results: ActionResult[]): ActionResult {
+  return results[0]!;
 }
 
 /**

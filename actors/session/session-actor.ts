@@ -25,6 +25,7 @@ import type { ActionRun } from '../../src/execution/action-run.ts';
 import { ApprovalGate } from '../../src/execution/approval.ts';
 import type { CapabilityGraph } from '../../src/execution/capability-graph.ts';
 import { type ExecutionScope, type InvokeBase, executeAction } from '../../src/execution/executor.ts';
+import { RunDeadlines } from '../../src/execution/run-deadlines.ts';
 import { Semaphore } from '../../src/execution/semaphore.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { Planner } from './planners/planner.ts';
@@ -55,11 +56,14 @@ export class SessionActor {
   readonly #semaphore: Semaphore;
   readonly #abort = new AbortController();
   readonly #runs = new Set<ActionRun>();
+  readonly #deadlines: RunDeadlines;
   readonly #validated = new Set<string>();
   /** ids of actions still running or waiting: an id may not be reused while it is live */
   readonly #liveIds = new Set<string>();
   #actionCount = 0;
-  readonly #inflight = new Set<Promise<unknown>>();
+  /** steps running now; #idle is called when the count falls back to zero */
+  #running = 0;
+  #idle: (() => void) | undefined;
   readonly #history: ActionResult[][] = [];
   #results: ActionResult[] = [];
   #state: SessionState = 'running';
@@ -80,6 +84,7 @@ export class SessionActor {
     this.#services = services;
     this.#chain = new SessionChain(ctx, services.outbox);
     this.#semaphore = new Semaphore(ctx.policy.max_concurrent_actions);
+    this.#deadlines = new RunDeadlines(ctx.policy.action_timeout_seconds * 1000);
     this.#chain.emit({
       event_type: 'session_started',
       message: `session started for agent ${ctx.agent_id}`,
@@ -108,6 +113,7 @@ export class SessionActor {
       semaphore: this.#semaphore,
       signal: this.#abort.signal,
       runs: this.#runs,
+      deadlines: this.#deadlines,
       validated: this.#validated,
       invokeContext: () => this.#invokeContext(),
       onApprovalRequested: (approval) => this.#onApprovalRequested(approval),
@@ -131,13 +137,17 @@ export class SessionActor {
     return this.#graph.summary();
   }
 
-  /** Runs one batch of actions (one iteration) — the external planner's way in. */
-  async execute(inputs: ActionInput[]): Promise<ActionResult[]> {
-    this.#assertActive();
-    if (this.#planner.autonomous) {
-      throw new RuntimeError('wrong_planner', `a ${this.#planner.type}-planner session runs through run()`);
-    }
-    return this.#step(inputs);
+  /**
+   * Runs one batch of actions (one iteration) — the external planner's way in. Not an async
+   * function: it hands back #step's own promise instead of wrapping it in another.
+   */
+  execute(inputs: ActionInput[]): Promise<ActionResult[]> {
+    const refusal =
+      this.#inactive() ??
+      (this.#planner.autonomous
+        ? new RuntimeError('wrong_planner', `a ${this.#planner.type}-planner session runs through run()`)
+        : undefined);
+    return refusal ? Promise.reject(refusal) : this.#step(inputs);
   }
 
   /** Drives an autonomous planner to the end; resolves with the final status. */
@@ -221,8 +231,18 @@ export class SessionActor {
     // Backpressure: wait while the audit actor is behind.
     const ready = this.#services.outbox.ready();
     if (ready) await ready;
-    const results = await Promise.all(actions.map((action) => this.#track(executeAction(this.#scope, action))));
-    for (const action of actions) this.#liveIds.delete(action.id);
+    // One action (the usual step) is awaited as it is, without a Promise.all around it.
+    this.#running++;
+    let results: ActionResult[];
+    try {
+      results =
+        actions.length === 1
+          ? [await executeAction(this.#scope, actions[0]!)]
+          : await Promise.all(actions.map((action) => executeAction(this.#scope, action)));
+    } finally {
+      for (const action of actions) this.#liveIds.delete(action.id);
+      if (--this.#running === 0 && this.#idle) this.#idle();
+    }
     if (this.#planner.autonomous) {
       this.#history.push(results);
       if (this.#history.length > 2 * MAX_KEPT_STEPS) this.#history.splice(0, this.#history.length - MAX_KEPT_STEPS);
@@ -253,17 +273,23 @@ export class SessionActor {
     return actions;
   }
 
-  #track<T>(promise: Promise<T>): Promise<T> {
-    this.#inflight.add(promise);
-    const done = () => this.#inflight.delete(promise);
-    promise.then(done, done);
-    return promise;
+  /** Resolves once no step is running: a session ends only after the steps in flight. */
+  #stepsSettled(): Promise<void> | undefined {
+    if (this.#running === 0) return undefined;
+    return new Promise((resolve) => {
+      this.#idle = resolve;
+    });
   }
 
   #assertActive(): void {
-    if (TERMINAL.has(this.#state)) {
-      throw new RuntimeError('session_not_active', `session ${this.ctx.session_id} has ended (${this.#state})`);
-    }
+    const inactive = this.#inactive();
+    if (inactive) throw inactive;
+  }
+
+  #inactive(): RuntimeError | undefined {
+    return TERMINAL.has(this.#state)
+      ? new RuntimeError('session_not_active', `session ${this.ctx.session_id} has ended (${this.#state})`)
+      : undefined;
   }
 
   #onApprovalRequested(approval: PendingApproval): void {
@@ -288,7 +314,9 @@ export class SessionActor {
       for (const run of this.#runs) run.fail(reason);
     }
     this.#ending = (async () => {
-      await Promise.allSettled([...this.#inflight]);
+      const settled = this.#stepsSettled();
+      if (settled) await settled;
+      this.#deadlines.stop();
       this.#endedAt = new Date().toISOString();
       this.#chain.emit({
         event_type: 'session_ended',

@@ -103,8 +103,11 @@ export class SessionHost {
     switch (m.type) {
       case 'session.start':
         return this.#start(m.ctx, m.mcp ?? []);
-      case 'session.execute':
-        return this.#session(m.session_id).then((s) => s.execute(m.actions));
+      case 'session.execute': {
+        // The hot path: straight to the actor, without a promise turn to look it up.
+        const actor = this.#sessions.get(m.session_id);
+        return actor ? actor.execute(m.actions) : this.#session(m.session_id).then((s) => s.execute(m.actions));
+      }
       case 'session.run':
         return this.#session(m.session_id).then((s) => s.run());
       case 'session.approve':

@@ -214,9 +214,18 @@ export class Supervisor {
     return snapshots;
   }
 
-  async execute(sessionId: string, inputs: ActionInput[]): Promise<ActionResult[]> {
-    const entry = this.#entry(sessionId);
-    this.#refuseEnded(entry);
+  /**
+   * Not an async function: the hot path settles with one reaction on the reply (bookkeeping,
+   * and the worker_crashed results), not with async frames and a tracking callback around it.
+   */
+  execute(sessionId: string, inputs: ActionInput[]): Promise<ActionResult[]> {
+    let entry: SessionEntry;
+    try {
+      entry = this.#entry(sessionId);
+      this.#refuseEnded(entry);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // Ids are assigned here, so a crash can still name every action it failed.
     const actions: Action[] = inputs.map((a) => ({
       id: a.id ?? randomUUID(),
@@ -233,22 +242,29 @@ export class Supervisor {
       },
       { timeoutMs: Number.POSITIVE_INFINITY },
     );
-    try {
-      return await this.#track(work);
-    } catch (err) {
-      if (err instanceof RuntimeError && err.code === 'worker_crashed') {
-        return actions.map((a) => ({
-          action_id: a.id,
-          name: a.name,
-          success: false,
-          error: err.toWire(),
-          duration_ms: 0,
-        }));
-      }
-      throw err;
-    } finally {
-      entry.inflight.delete(req);
-    }
+    const settled: Promise<ActionResult[]> = work.then(
+      (results) => {
+        entry.inflight.delete(req);
+        this.#inflightWork.delete(settled);
+        return results;
+      },
+      (err: unknown) => {
+        entry.inflight.delete(req);
+        this.#inflightWork.delete(settled);
+        if (err instanceof RuntimeError && err.code === 'worker_crashed') {
+          return actions.map((a) => ({
+            action_id: a.id,
+            name: a.name,
+            success: false,
+            error: err.toWire(),
+            duration_ms: 0,
+          }));
+        }
+        throw err;
+      },
+    );
+    this.#inflightWork.add(settled);
+    return settled;
   }
 
   async run(sessionId: string): Promise<SessionStatus> {

@@ -16,22 +16,35 @@ export class Mailbox<M> {
 
   post(message: M): void {
     this.#queue.push(message);
-    if (!this.#running) void this.#drain();
+    if (!this.#running) this.#drain();
   }
 
   get length(): number {
     return this.#queue.length;
   }
 
-  async #drain(): Promise<void> {
+  // A plain loop while handlers return at once (the session host's do); it pauses on a handler's
+  // promise and carries on when it settles. No async frame per message.
+  #drain(): void {
     this.#running = true;
     while (this.#queue.length > 0) {
       const message = this.#queue.shift()!;
+      let pending: void | Promise<void>;
       try {
-        const pending = this.#handle(message);
-        if (pending) await pending;
+        pending = this.#handle(message);
       } catch (err) {
         this.#onError(err, message);
+        continue;
+      }
+      if (pending) {
+        pending.then(
+          () => this.#drain(),
+          (err: unknown) => {
+            this.#onError(err, message);
+            this.#drain();
+          },
+        );
+        return;
       }
     }
     this.#running = false;

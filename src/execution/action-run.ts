@@ -1,6 +1,6 @@
 /**
- * One action's run: its deadline, its cancellation and the race between the tool's promise
- * and either. The AbortSignal a tool sees is created only if the tool asks for it (most
+ * One action's run: its cancellation (by the session, or by its deadline: see
+ * run-deadlines.ts) and the race between the tool's promise and that. The AbortSignal a tool sees is created only if the tool asks for it (most
  * fast tools never do), and the session cancels runs through its set of live runs instead
  * of one event listener per action: both were a measurable share of a no-op action's cost.
  */
@@ -8,13 +8,7 @@ export class ActionRun {
   #controller: AbortController | undefined;
   #failure: { reason: unknown } | undefined;
   #reject: ((reason: unknown) => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #listeners: Array<(reason: unknown) => void> | undefined;
-
-  /** Fails the run with `reason()` after `ms` unless it settled first. */
-  deadline(ms: number, reason: () => unknown): void {
-    this.#timer = setTimeout(() => this.fail(reason()), ms);
-  }
 
   get signal(): AbortSignal {
     if (!this.#controller) {
@@ -58,7 +52,6 @@ export class ActionRun {
   }
 
   finish(): void {
-    clearTimeout(this.#timer);
     this.#reject = undefined;
   }
 }

@@ -21,6 +21,7 @@ import type { Capability, CapabilityGraph, InvokeContext } from './capability-gr
 import { requiresApproval } from './policy.ts';
 import { redactSecrets } from './redact.ts';
 import { ActionRun } from './action-run.ts';
+import type { RunDeadlines } from './run-deadlines.ts';
 import type { Semaphore } from './semaphore.ts';
 
 /** Results larger than this are recorded in the audit trail by hash and size only. */
@@ -39,6 +40,8 @@ export interface ExecutionScope {
   signal: AbortSignal;
   /** runs in progress; the session fails them all when it ends */
   runs: Set<ActionRun>;
+  /** the action timeout of each run */
+  deadlines: RunDeadlines;
   /** capabilities already audited as validated in this session */
   validated: Set<string>;
   /** the same object for every action of the session once its sandbox exists */
@@ -150,10 +153,9 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   }
 
   // 5. Run, bounded by the action timeout and the session's end.
-  const timeoutMs = scope.ctx.policy.action_timeout_seconds * 1000;
   const run = new ActionRun();
   if (scope.signal.aborted) run.fail(scope.signal.reason);
-  run.deadline(timeoutMs, () => new RuntimeError('action_timeout', `${action.name} exceeded ${timeoutMs / 1000} s`));
+  scope.deadlines.watch(run, action.name);
   scope.runs.add(run);
 
   const started = actionEvent('action_started', 'info', `action ${action.name} started`, action, capability);
@@ -188,6 +190,7 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
     failure = toWireError(err, capability.kind === 'skill' ? 'skill_error' : 'tool_error');
   } finally {
     run.finish();
+    scope.deadlines.forget(run);
     scope.runs.delete(run);
     scope.semaphore.release();
   }
