@@ -168,7 +168,7 @@ function assemble(
   const event: AuditEvent = {
     event_id: randomUUID(),
     event_type: draft.event_type,
-    timestamp: new Date(at).toISOString(),
+    timestamp: isoTime(at),
     org_id: carried(identity.org_id),
     user_id: carried(identity.user_id),
     agent_id: carried(identity.agent_id),
@@ -223,6 +223,19 @@ function capture(value: unknown): Captured {
 /** The plain-JSON value of a capture, as it will be hashed and stored. */
 function release(captured: Captured): unknown {
   return captured !== null && typeof captured === 'object' ? JSON.parse(asCarriedJson(captured.json)) : captured;
+}
+
+// Events come many to a millisecond (an action's started and completed events, a busy
+// session's next action): the last millisecond's text is kept instead of formatting it again.
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+
+function isoTime(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
 }
 
 /** A text field as it will arrive after a thread hop (see asCarriedString). */

@@ -169,22 +169,7 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   try {
     const pending = scope.invokeContext();
     const base = pending instanceof Promise ? await pending : pending;
-    const invokeContext: InvokeContext = {
-      sandboxDir: base.sandboxDir,
-      session_id: base.session_id,
-      org_id: base.org_id,
-      httpAllowedHosts: base.httpAllowedHosts,
-      executeCodeTimeoutMs: base.executeCodeTimeoutMs,
-      executeCodeMaxMemoryMb: base.executeCodeMaxMemoryMb,
-      audit: base.audit,
-      get signal() {
-        return run.signal;
-      },
-      onCancel(listener) {
-        return run.onCancel(listener);
-      },
-      action_id: action.id,
-    };
+    const invokeContext = new ActionContext(base, run, action.id);
     value = await run.race(capability.invoke(action.params, invokeContext));
   } catch (err) {
     failure = toWireError(err, capability.kind === 'skill' ? 'skill_error' : 'tool_error');
@@ -315,4 +300,43 @@ function auditedResult(value: unknown): unknown {
   if (json === undefined || json.length <= MAX_AUDITED_RESULT_CHARS) return redacted;
   const text = canonicalJson(redacted);
   return { truncated: true, chars: text.length, sha256: sha256Hex(text) };
+}
+
+/**
+ * What a tool sees of its action: the session's base plus this run's signal, cancel hook and
+ * id. A class, so each action allocates one small object; an object literal with a getter and
+ * a method allocated two closures more per action (now made only for a tool that asks).
+ */
+class ActionContext implements InvokeContext {
+  readonly sandboxDir: string;
+  readonly session_id: string;
+  readonly org_id: string;
+  readonly httpAllowedHosts: readonly string[];
+  readonly executeCodeTimeoutMs: number;
+  readonly executeCodeMaxMemoryMb: number;
+  readonly audit: InvokeBase['audit'];
+  readonly action_id: string;
+  readonly #run: ActionRun;
+
+  constructor(base: InvokeBase, run: ActionRun, actionId: string) {
+    this.sandboxDir = base.sandboxDir;
+    this.session_id = base.session_id;
+    this.org_id = base.org_id;
+    this.httpAllowedHosts = base.httpAllowedHosts;
+    this.executeCodeTimeoutMs = base.executeCodeTimeoutMs;
+    this.executeCodeMaxMemoryMb = base.executeCodeMaxMemoryMb;
+    this.audit = base.audit;
+    this.#run = run;
+    this.action_id = actionId;
+  }
+
+  get signal(): AbortSignal {
+    return this.#run.signal;
+  }
+
+  /** A function of its own (callers may keep it apart from this object), made when asked for. */
+  get onCancel(): (listener: (reason: unknown) => void) => () => void {
+    const run = this.#run;
+    return (listener) => run.onCancel(listener);
+  }
 }
