@@ -40,7 +40,10 @@ interface Caller {
 }
 
 /** The floor: the real audit thread, `workers` floor hosts, and a caller on this thread. */
-export async function startFloor(overrides: ConfigInput, workers: number): Promise<Caller & { close(): Promise<void> }> {
+export async function startFloor(
+  overrides: ConfigInput,
+  workers: number,
+): Promise<Caller & { flush(): Promise<void>; close(): Promise<void> }> {
   const config = loadConfig({ overrides, env: { ENVIRONMENT: 'test' } });
   const auditWorker = new Worker(workerBootstrap(workerEntry('audit').filename), { eval: true, workerData: { config } });
   const audit = Comlink.wrap<AuditApi>(nodeEndpoint(auditWorker));
@@ -80,6 +83,7 @@ export async function startFloor(overrides: ConfigInput, workers: number): Promi
         transport.send({ type: 'exec', req, session_id: sessionId, name: 'echo', params: { message } });
       });
     },
+    flush: () => audit.flush(),
     async close() {
       await audit.flush();
       await audit.close();
@@ -194,8 +198,11 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     const floorRuns: Array<Awaited<ReturnType<typeof throughput>>> = [];
     const runtimeRuns: Array<Awaited<ReturnType<typeof throughput>>> = [];
     for (let r = 0; r < rounds; r++) {
+      // Each side's audit writes finish (untimed) before the other side's round starts.
       floorRuns.push(await throughput(floor, ids, actionsPerSession));
+      await floor.flush();
       runtimeRuns.push(await throughput(runtimeCaller, ids, actionsPerSession));
+      await runtime.audit.flush();
     }
     const best = (runs: typeof floorRuns) => runs.reduce((a, b) => (b.actions_per_s > a.actions_per_s ? b : a));
 

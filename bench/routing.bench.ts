@@ -4,7 +4,7 @@
  *
  *   1. latency: one action at a time, p50/p99, vs raw ping-pong of a similar message, under
  *      each thread placement (free, one core, separate cores: see placement.ts)
- *   2. throughput: many sessions with actions in flight, audit to file on
+ *   2. throughput: many sessions with actions in flight, audit to file on (median of rounds)
  *   3. idle sessions: resident memory held per idle session (10,000 sessions)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -52,6 +52,7 @@ export async function run(options: Record<string, string>): Promise<Record<strin
   const idleSessions = Number(options.idle ?? 10_000);
   // actions per execute() call in the throughput phase (an external planner submitting a step)
   const batch = Number(options.batch ?? 1);
+  const rounds = Number(options.rounds ?? 3);
   const dir = await mkdtemp(path.join(tmpdir(), 'semibot-bench-'));
   const runtime = createRuntime(
     {
@@ -105,24 +106,39 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     );
     const warm = Promise.all(many.map((s) => s.execute({ name: 'echo', params: { message: 'warm' } })));
     await warm;
+    // Rounds of `sessions` x `actions`; each starts once the audit writes of what came before
+    // (session starts, the previous round) are done, so a round times its own actions only.
+    const runs: Array<{ actions_per_s: number; cpu_us_per_action: number; seconds: number }> = [];
     const perAction: number[] = [];
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    await Promise.all(
-      many.map(async (s, si) => {
-        for (let i = 0; i < actionsPerSession; i += batch) {
-          const a0 = performance.now();
-          const step = Array.from({ length: batch }, (_, k) => ({ name: 'echo', params: { message: `${si}-${i + k}` } }));
-          const results = await s.execute(step);
-          perAction.push(performance.now() - a0);
-          for (const r of results) if (!r.success) throw new Error(`action failed: ${JSON.stringify(r.error)}`);
-        }
-      }),
-    );
-    const elapsedS = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
     const total = sessions * actionsPerSession;
+    for (let r = 0; r < rounds; r++) {
+      await runtime.audit.flush();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await Promise.all(
+        many.map(async (s, si) => {
+          for (let i = 0; i < actionsPerSession; i += batch) {
+            const a0 = performance.now();
+            const step = Array.from({ length: batch }, (_, k) => ({ name: 'echo', params: { message: `${si}-${i + k}` } }));
+            const results = await s.execute(step);
+            perAction.push(performance.now() - a0);
+            for (const res of results) if (!res.success) throw new Error(`action failed: ${JSON.stringify(res.error)}`);
+          }
+        }),
+      );
+      const elapsedS = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      runs.push({
+        actions_per_s: Math.round(total / elapsedS),
+        // CPU of every thread (main, workers, audit) per action: the machine-independent cost.
+        cpu_us_per_action: round((cpu.user + cpu.system) / total, 1),
+        seconds: round(elapsedS, 3),
+      });
+    }
     await runtime.audit.flush();
+    const byRate = [...runs].sort((x, y) => x.actions_per_s - y.actions_per_s);
+    const median = byRate[Math.floor(byRate.length / 2)]!;
+    const best = byRate[byRate.length - 1]!;
     const stored = await runtime.audit.count({ org_id: IDS.org_id });
     for (const s of many) await s.end();
     await session.end();
@@ -151,16 +167,16 @@ export async function run(options: Record<string, string>): Promise<Record<strin
       throughput: {
         sessions,
         actions_per_execute: batch,
-        actions: total,
-        seconds: round(elapsedS, 3),
-        actions_per_s: Math.round(total / elapsedS),
-        // CPU of every thread (main, workers, audit) per action: the machine-independent cost.
-        cpu_us_per_action: round((cpu.user + cpu.system) / total, 1),
+        actions_per_round: total,
+        rounds: runs,
+        median_actions_per_s: median.actions_per_s,
+        median_cpu_us_per_action: median.cpu_us_per_action,
+        best_actions_per_s: best.actions_per_s,
         per_execute_latency: summarize(perAction),
         audit_events_stored: stored,
         audit_storage: 'file',
         bar: '>= 50,000 no-op actions/s',
-        meets_bar: total / elapsedS >= 50_000,
+        meets_bar: median.actions_per_s >= 50_000,
       },
       idle_sessions: {
         sessions: idleSessions,
