@@ -1,8 +1,9 @@
 /**
  * One action's run: its cancellation (by the session, or by its deadline: see
- * run-deadlines.ts) and the race between the tool's promise and that. The AbortSignal a tool sees is created only if the tool asks for it (most
- * fast tools never do), and the session cancels runs through its set of live runs instead
- * of one event listener per action: both were a measurable share of a no-op action's cost.
+ * run-deadlines.ts) and the race between the tool's promise and that. The AbortSignal a tool
+ * sees is created only if the tool asks for it (most fast tools never do), and the session
+ * cancels runs through its set of live runs instead of one event listener per action: both
+ * were a measurable share of a no-op action's cost.
  */
 export class ActionRun {
   #controller: AbortController | undefined;
