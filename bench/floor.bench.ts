@@ -28,6 +28,7 @@ import { workerBootstrap, workerEntry } from '../src/worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
 import type { FloorExec, FloorReply } from './fixtures/floor-host.ts';
 import { canPin, pinThreads } from './placement.ts';
+import { startRawPingPong } from './raw-ping-pong.ts';
 import { round, summarize } from './stats.ts';
 
 export const description = 'the floor under the no-op action bars: only the mandatory work, same threads, vs raw and the runtime';
@@ -92,22 +93,6 @@ export async function startFloor(
       await auditWorker.terminate();
     },
   };
-}
-
-/** The baseline: a raw worker_threads ping-pong of a message shaped like an action. */
-async function startRawPingPong(): Promise<{ once(): Promise<number>; close(): Promise<number> }> {
-  const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, 'fixtures/echo-worker.ts')), { eval: true });
-  let i = 0;
-  const once = () =>
-    new Promise<number>((resolve) => {
-      // Distinct objects each time: structured clone would otherwise send a repeated reference cheaply.
-      const message = { id: `a-${i}`, name: 'echo', params: { message: `hello ${i++}`, pad: 'x'.repeat(200) } };
-      const t0 = performance.now();
-      worker.once('message', () => resolve(performance.now() - t0));
-      worker.postMessage(message);
-    });
-  for (let k = 0; k < 500; k++) await once();
-  return { once, close: () => worker.terminate() };
 }
 
 /** One caller per session id, each running its actions one after another; actions/s and CPU per action. */

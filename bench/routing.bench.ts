@@ -10,40 +10,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { createRuntime } from '../src/index.ts';
-import { workerBootstrap } from '../src/worker-entry.ts';
 import { canPin, type Placement, pinThreads } from './placement.ts';
+import { startRawPingPong } from './raw-ping-pong.ts';
 import { round, summarize } from './stats.ts';
 
 export const description = 'no-op action round trip and throughput through the actor path vs raw postMessage';
 
 const IDS = { org_id: 'bench-org', user_id: 'bench-user', agent_id: 'bench-agent' };
 const LATENCY_BLOCK = 250;
-
-/** The baseline: a raw worker_threads ping-pong of a message shaped like an action. */
-async function rawPingPong(): Promise<{ measure(n: number, into: number[]): Promise<void>; close(): Promise<number> }> {
-  const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, 'fixtures/echo-worker.ts')), { eval: true });
-  let i = 0;
-  const once = (into: number[] | undefined) =>
-    new Promise<void>((resolve) => {
-      // Distinct objects each time: structured clone would otherwise send a repeated reference cheaply.
-      const message = { id: `a-${i}`, name: 'echo', params: { message: `hello ${i++}`, pad: 'x'.repeat(200) } };
-      const t0 = performance.now();
-      worker.once('message', () => {
-        into?.push(performance.now() - t0);
-        resolve();
-      });
-      worker.postMessage(message);
-    });
-  for (let k = 0; k < 500; k++) await once(undefined); // warm-up
-  return {
-    async measure(n, into) {
-      for (let k = 0; k < n; k++) await once(into);
-    },
-    close: () => worker.terminate(),
-  };
-}
 
 export async function run(options: Record<string, string>): Promise<Record<string, unknown>> {
   const latencyN = Number(options.latency ?? 5000);
@@ -68,7 +43,7 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     // 1. Latency, one action at a time. Baseline and runtime take turns in blocks of
     // LATENCY_BLOCK so both see the same machine state, under each thread placement in turn
     // (see placement.ts: left free, the raw ping-pong shares a core and the runtime does not).
-    const pingPong = await rawPingPong();
+    const pingPong = await startRawPingPong();
     const session = await runtime.createSession({ ...IDS, tools: ['echo'] });
     for (let i = 0; i < 500; i++) await session.execute({ name: 'echo', params: { message: `warm ${i}` } });
     const placements: Placement[] = canPin() ? ['free', 'one_core', 'separate_cores'] : ['free'];
