@@ -4,9 +4,13 @@
  * ENV_KEYS maps each environment variable of the deployment guide to its key here.
  */
 import { z } from 'zod';
+import { MAX_TIMER_MS, MAX_TIMER_SECONDS, timerSeconds } from '../src/contracts.ts';
 
-const seconds = z.number().positive();
+// Durations become timers, and a Node timer cannot wait longer than about 24.8 days (see
+// MAX_TIMER_MS): every duration key is bounded by that.
+const seconds = timerSeconds();
 const positiveInt = z.number().int().positive();
+const timerMs = positiveInt.max(MAX_TIMER_MS, { error: `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)` });
 
 export const ConfigSchema = z.object({
   environment: z.enum(['development', 'testing', 'test', 'production']).default('development'),
@@ -47,7 +51,7 @@ export const ConfigSchema = z.object({
       /** database store: bytes the local spool may hold while PostgreSQL is down; beyond it, writes wait */
       spool_max_bytes: positiveInt.default(1024 * 1024 * 1024),
       /** database store: a COPY (or connect) still running after this is abandoned and its batch spooled */
-      copy_deadline_ms: positiveInt.default(30_000),
+      copy_deadline_ms: timerMs.default(30_000),
     })
     .prefault({}),
   mcp: z
@@ -87,10 +91,10 @@ export const ConfigSchema = z.object({
       sandbox_dir: z.string().min(1).default('var/sandbox'),
       skills_dir: z.string().min(1).optional(),
       http_allowed_hosts: z.array(z.string().min(1)).default([]),
-      execute_code_timeout_ms: positiveInt.default(5000),
+      execute_code_timeout_ms: timerMs.default(5000),
       execute_code_max_memory_mb: positiveInt.default(128),
       /** keep a finished session's status this long for status() queries */
-      ended_session_ttl_seconds: z.number().min(0).default(3600),
+      ended_session_ttl_seconds: z.number().min(0).max(MAX_TIMER_SECONDS).default(3600),
     })
     .prefault({}),
   server: z
@@ -122,13 +126,13 @@ export const ConfigSchema = z.object({
       /** names the node in NATS subjects and KV keys (default: <hostname>-<pid>) */
       node_id: z.string().regex(/^[-\w]{1,100}$/, 'letters, digits, - or _ (at most 100)').optional(),
       /** how often a node renews its lease (and publishes its load) in the nodes KV bucket */
-      heartbeat_ms: positiveInt.default(1000),
+      heartbeat_ms: timerMs.default(1000),
       /** a node whose lease is this old is lost: its sessions fail with node_lost */
-      lease_ms: positiveInt.default(5000),
+      lease_ms: timerMs.default(5000),
       /** how often living nodes look for expired leases; loss is noticed within lease_ms + this */
-      node_loss_check_ms: positiveInt.default(500),
+      node_loss_check_ms: timerMs.default(500),
       /** a forwarded control request (status, approve, cancel) still unanswered after this fails */
-      request_timeout_ms: positiveInt.default(30_000),
+      request_timeout_ms: timerMs.default(30_000),
     })
     .prefault({}),
 });

@@ -8,14 +8,26 @@ import type { WireError } from './errors.ts';
 
 const id = z.string().min(1).max(200);
 
+/**
+ * The longest delay a Node timer can wait: 2^31 - 1 ms, about 24.8 days. A longer one does not
+ * wait longer, it fires at once (with a warning), so a 30-day session timeout would end the
+ * session a millisecond after it started. Durations that become timers are bounded by this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+const TIMER_BOUND = `at most ${MAX_TIMER_SECONDS} s (about 24.8 days, the longest timer Node can set)`;
+
+/** A duration in seconds that becomes a timer. */
+export const timerSeconds = () => z.number().positive().max(MAX_TIMER_SECONDS, { error: `must be ${TIMER_BOUND}` });
+
 export const RuntimePolicySchema = z.strictObject({
   max_iterations: z.number().int().positive().max(100_000).optional(),
-  timeout_seconds: z.number().positive().optional(),
-  action_timeout_seconds: z.number().positive().optional(),
+  timeout_seconds: timerSeconds().optional(),
+  action_timeout_seconds: timerSeconds().optional(),
   max_concurrent_actions: z.number().int().positive().max(1000).optional(),
   require_approval_for_high_risk: z.boolean().optional(),
   high_risk_tools: z.array(z.string().min(1)).optional(),
-  approval_timeout_seconds: z.number().positive().optional(),
+  approval_timeout_seconds: timerSeconds().optional(),
 });
 export type RuntimePolicyInput = z.infer<typeof RuntimePolicySchema>;
 

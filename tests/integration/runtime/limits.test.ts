@@ -55,6 +55,22 @@ describe('policy limits', () => {
     expect(await t.runtime.audit.verify(session.id)).toMatchObject({ ok: true, complete: true });
   });
 
+  it('takes timeouts up to the longest timer Node can set, and refuses longer ones by name', async () => {
+    // A longer timer would fire at once: a 30-day session would have ended a millisecond in.
+    const longest = { timeout_seconds: 2_147_483, action_timeout_seconds: 2_147_483, approval_timeout_seconds: 2_147_483 };
+    const session = await t.runtime.createSession({ ...IDS, tools: ['sleep'], policy: longest });
+    const result = await session.execute({ name: 'sleep', params: { ms: 50 } });
+    expect(result).toMatchObject({ success: true, result: { slept_ms: 50 } });
+    expect((await session.status()).state).toBe('running');
+    for (const key of ['timeout_seconds', 'action_timeout_seconds', 'approval_timeout_seconds']) {
+      const refused = t.runtime.createSession({ ...IDS, tools: ['sleep'], policy: { [key]: 30 * 24 * 3600 } });
+      await expect(refused).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: expect.stringMatching(new RegExp(`policy\\.${key}: must be at most 2147483 s`)),
+      });
+    }
+  });
+
   it('refuses new sessions with runtime_busy at max_sessions, and takes them again when one ends', async () => {
     const small = await startTestRuntime({ runtime: { max_sessions: 2 } });
     try {

@@ -72,6 +72,9 @@ describe('configuration', () => {
       [{ HTTP_PORT: '99999' }, /^HTTP_PORT \(server\.http_port\) = 99999: /],
       [{ ENVIRONMENT: 'staging' }, /^ENVIRONMENT \(environment\) = "staging": one of /],
       [{ ENV_FILE: '/nonexistent/semibot.env' }, /^ENV_FILE="\/nonexistent\/semibot.env": cannot read it/],
+      // Durations become timers; Node fires a longer timer at once.
+      [{ DEFAULT_TIMEOUT_SECONDS: '3000000' }, /^DEFAULT_TIMEOUT_SECONDS \(policy\.timeout_seconds\) = 3000000: must be at most 2147483 s/],
+      [{ CLUSTER_LEASE_MS: '3000000000' }, /^CLUSTER_LEASE_MS \(cluster\.lease_ms\) = 3000000000: must be at most 2147483647 ms/],
     ];
     for (const [env, message] of cases) {
       let caught: unknown;
