@@ -6,7 +6,9 @@
 import { z } from 'zod';
 import type { WireError } from './errors.ts';
 
-const id = z.string().min(1).max(200);
+/** The longest id or action name, in UTF-16 units. */
+export const MAX_ID_CHARS = 200;
+const id = z.string().min(1).max(MAX_ID_CHARS);
 
 /**
  * The longest delay a Node timer can wait: 2^31 - 1 ms, about 24.8 days. A longer one does not
@@ -68,7 +70,7 @@ export type McpServerConfig = z.infer<typeof McpServerSchema>;
 
 export const ActionSchema = z.strictObject({
   id: id.optional(),
-  name: z.string().min(1).max(200),
+  name: id,
   params: z.record(z.string(), z.unknown()).default({}),
 });
 export type ActionInput = z.input<typeof ActionSchema>;

@@ -1,6 +1,6 @@
 /** Turns a zod failure into one RuntimeError whose message names the offending field. */
 import type { z } from 'zod';
-import { ActionSchema } from './contracts.ts';
+import { ActionSchema, MAX_ID_CHARS } from './contracts.ts';
 import { type ErrorCode, RuntimeError } from './errors.ts';
 
 export function parseOrThrow<S extends z.ZodType>(
@@ -62,7 +62,7 @@ function isPlain(value: unknown): value is object {
   return proto === Object.prototype || proto === null;
 }
 
-/** The schema's `id` and `name`: a string of 1 to 200 UTF-16 units. */
+/** The schema's `id` and `name`: a string of 1 to MAX_ID_CHARS UTF-16 units. */
 function isIdText(value: unknown): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= 200;
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_CHARS;
 }

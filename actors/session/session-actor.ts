@@ -84,7 +84,7 @@ export class SessionActor {
     this.#services = services;
     this.#chain = new SessionChain(ctx, services.outbox);
     this.#semaphore = new Semaphore(ctx.policy.max_concurrent_actions);
-    this.#deadlines = new RunDeadlines(ctx.policy.action_timeout_seconds * 1000);
+    this.#deadlines = new RunDeadlines(ctx.policy.action_timeout_seconds * 1000, this.#runs);
     this.#chain.emit({
       event_type: 'session_started',
       message: `session started for agent ${ctx.agent_id}`,

@@ -103,23 +103,20 @@ export class SessionHost {
     switch (m.type) {
       case 'session.start':
         return this.#start(m.ctx, m.mcp ?? []);
-      case 'session.execute': {
-        // The hot path: straight to the actor, without a promise turn to look it up.
-        const actor = this.#sessions.get(m.session_id);
-        return actor ? actor.execute(m.actions) : this.#session(m.session_id).then((s) => s.execute(m.actions));
-      }
+      case 'session.execute':
+        return this.#withSession(m.session_id, (s) => s.execute(m.actions));
       case 'session.run':
-        return this.#session(m.session_id).then((s) => s.run());
+        return this.#withSession(m.session_id, (s) => s.run());
       case 'session.approve':
-        return this.#session(m.session_id).then((s) =>
+        return this.#withSession(m.session_id, (s) =>
           s.approve(m.action_id, m.decision, m.decision.decided_by ?? 'unknown'),
         );
       case 'session.cancel':
-        return this.#session(m.session_id).then((s) => s.cancel(m.reason));
+        return this.#withSession(m.session_id, (s) => s.cancel(m.reason));
       case 'session.end':
-        return this.#session(m.session_id).then((s) => s.end());
+        return this.#withSession(m.session_id, (s) => s.end());
       case 'session.status':
-        return this.#session(m.session_id).then((s) => s.status());
+        return this.#withSession(m.session_id, (s) => s.status());
       case 'session.shutdown':
         return this.#shutdown();
       case 'session.flush_audit':
@@ -160,10 +157,18 @@ export class SessionHost {
     return { session_id: ctx.session_id, state: actor.state, capabilities: actor.capabilities };
   }
 
-  async #session(sessionId: string): Promise<SessionActor> {
+  /**
+   * Runs `work` on the session's actor at once (no promise turn to look it up: this is every
+   * action's way in); a missing session, or a handler that throws, becomes a rejection.
+   */
+  #withSession(sessionId: string, work: (actor: SessionActor) => unknown): Promise<unknown> {
     const actor = this.#sessions.get(sessionId);
-    if (!actor) throw new RuntimeError('session_not_found', `no session ${sessionId} on this worker`);
-    return actor;
+    if (!actor) return Promise.reject(new RuntimeError('session_not_found', `no session ${sessionId} on this worker`));
+    try {
+      return Promise.resolve(work(actor));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   #scheduleForget(sessionId: string): void {

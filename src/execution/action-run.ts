@@ -6,10 +6,17 @@
  * were a measurable share of a no-op action's cost.
  */
 export class ActionRun {
+  /** the action's name, for the messages of its failures */
+  readonly name: string;
+  readonly startedAt = performance.now();
   #controller: AbortController | undefined;
   #failure: { reason: unknown } | undefined;
   #reject: ((reason: unknown) => void) | undefined;
   #listeners: Array<(reason: unknown) => void> | undefined;
+
+  constructor(name = 'action') {
+    this.name = name;
+  }
 
   get signal(): AbortSignal {
     if (!this.#controller) {

@@ -38,9 +38,9 @@ export interface ExecutionScope {
   semaphore: Semaphore;
   /** aborted when the session times out or is cancelled; its reason is a RuntimeError */
   signal: AbortSignal;
-  /** runs in progress; the session fails them all when it ends */
+  /** runs in progress, in the order they started; the session fails them all when it ends */
   runs: Set<ActionRun>;
-  /** the action timeout of each run */
+  /** the action timeout of each run in `runs` */
   deadlines: RunDeadlines;
   /** capabilities already audited as validated in this session */
   validated: Set<string>;
@@ -153,10 +153,10 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   }
 
   // 5. Run, bounded by the action timeout and the session's end.
-  const run = new ActionRun();
+  const run = new ActionRun(action.name);
   if (scope.signal.aborted) run.fail(scope.signal.reason);
-  scope.deadlines.watch(run, action.name);
   scope.runs.add(run);
+  scope.deadlines.watch();
 
   const started = actionEvent('action_started', 'info', `action ${action.name} started`, action, capability);
   started.action_params = auditedParams;
@@ -175,7 +175,6 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
     failure = toWireError(err, capability.kind === 'skill' ? 'skill_error' : 'tool_error');
   } finally {
     run.finish();
-    scope.deadlines.forget(run);
     scope.runs.delete(run);
     scope.semaphore.release();
   }

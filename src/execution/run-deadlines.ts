@@ -4,51 +4,46 @@
  * no-op action's round trip).
  *
  * Every action of a session has the same timeout (its policy's action_timeout_seconds), so
- * the runs, kept in the order they started, are also in the order they expire: the timer is
- * set for the oldest; when it fires, the runs past their time fail with action_timeout and
- * the timer is set again for the next oldest.
+ * the session's runs, a Set in the order they started, are also in the order they expire: the
+ * timer is set for the oldest; when it fires, the runs past their time fail with action_timeout
+ * and the timer is set again for the next oldest. The Set is the session's own (it also cancels
+ * them all when the session ends); a run leaves it when it ends.
  */
 import { RuntimeError } from '../errors.ts';
 import type { ActionRun } from './action-run.ts';
 
 export class RunDeadlines {
   readonly #timeoutMs: number;
-  /** running actions, oldest first (a Map keeps insertion order) */
-  readonly #runs = new Map<ActionRun, { expiresAt: number; name: string }>();
+  readonly #runs: ReadonlySet<ActionRun>;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, runs: ReadonlySet<ActionRun>) {
     this.#timeoutMs = timeoutMs;
+    this.#runs = runs;
   }
 
-  /** Starts the clock of `run` (the action `name`): it fails with action_timeout unless it ends first. */
-  watch(run: ActionRun, name: string): void {
-    this.#runs.set(run, { expiresAt: performance.now() + this.#timeoutMs, name });
+  /** A run was added to the set: its clock is running from its startedAt. */
+  watch(): void {
     if (!this.#timer) this.#timer = setTimeout(this.#sweep, this.#timeoutMs);
-  }
-
-  /** The run ended: its clock stops. */
-  forget(run: ActionRun): void {
-    this.#runs.delete(run);
   }
 
   /** No more deadlines (the session ended). */
   stop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#runs.clear();
   }
 
   #sweep = (): void => {
     this.#timer = undefined;
     const now = performance.now();
-    for (const [run, { expiresAt, name }] of this.#runs) {
+    for (const run of this.#runs) {
+      const expiresAt = run.startedAt + this.#timeoutMs;
       if (expiresAt > now) {
         this.#timer = setTimeout(this.#sweep, expiresAt - now);
         return;
       }
-      this.#runs.delete(run);
-      run.fail(new RuntimeError('action_timeout', `${name} exceeded ${this.#timeoutMs / 1000} s`));
+      // A run already failed (and not yet out of the set) is passed over: fail() only acts once.
+      run.fail(new RuntimeError('action_timeout', `${run.name} exceeded ${this.#timeoutMs / 1000} s`));
     }
   };
 }

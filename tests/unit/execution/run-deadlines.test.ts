@@ -16,11 +16,19 @@ interface Failure {
   after: number;
 }
 
-function watched(deadlines: RunDeadlines, name: string, failures: Failure[]): ActionRun {
-  const run = new ActionRun();
-  const started = performance.now();
-  run.onCancel((reason) => failures.push({ name, message: (reason as Error).message, after: performance.now() - started }));
-  deadlines.watch(run, name);
+/** A session's running actions, with their one deadline timer. */
+function session(timeoutMs: number): { runs: Set<ActionRun>; deadlines: RunDeadlines } {
+  const runs = new Set<ActionRun>();
+  return { runs, deadlines: new RunDeadlines(timeoutMs, runs) };
+}
+
+function watched(s: ReturnType<typeof session>, name: string, failures: Failure[]): ActionRun {
+  const run = new ActionRun(name);
+  run.onCancel((reason) =>
+    failures.push({ name, message: (reason as Error).message, after: performance.now() - run.startedAt }),
+  );
+  s.runs.add(run);
+  s.deadlines.watch();
   return run;
 }
 
@@ -30,13 +38,13 @@ async function until(check: () => boolean): Promise<void> {
 
 describe('RunDeadlines', () => {
   it('fails each run once its own time is up, oldest first, and spares runs that ended', async () => {
-    const deadlines = new RunDeadlines(60);
+    const s = session(60);
     const failures: Failure[] = [];
-    const first = watched(deadlines, 'first', failures);
+    const first = watched(s, 'first', failures);
     await sleep(30);
-    const ended = watched(deadlines, 'ended', failures);
-    const second = watched(deadlines, 'second', failures);
-    deadlines.forget(ended);
+    const ended = watched(s, 'ended', failures);
+    const second = watched(s, 'second', failures);
+    s.runs.delete(ended);
     await until(() => failures.length >= 2);
     await sleep(100);
     expect(failures.map((f) => [f.name, f.message])).toEqual([
@@ -50,22 +58,22 @@ describe('RunDeadlines', () => {
   });
 
   it('sets its timer again for a run that started after the one it was set for ended', async () => {
-    const deadlines = new RunDeadlines(50);
+    const s = session(50);
     const failures: Failure[] = [];
-    const early = watched(deadlines, 'early', failures);
+    const early = watched(s, 'early', failures);
     await sleep(25);
-    watched(deadlines, 'late', failures);
-    deadlines.forget(early);
+    watched(s, 'late', failures);
+    s.runs.delete(early);
     await until(() => failures.length >= 1);
     expect(failures.map((f) => f.name)).toEqual(['late']);
     expect(failures[0]!.after).toBeGreaterThanOrEqual(50);
   });
 
   it('fails nothing once stopped', async () => {
-    const deadlines = new RunDeadlines(10);
+    const s = session(10);
     const failures: Failure[] = [];
-    watched(deadlines, 'a', failures);
-    deadlines.stop();
+    watched(s, 'a', failures);
+    s.deadlines.stop();
     await sleep(50);
     expect(failures).toEqual([]);
   });
