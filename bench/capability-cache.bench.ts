@@ -23,13 +23,14 @@ import { Redis } from 'ioredis';
 import type { ConfigInput } from '../config/schema.ts';
 import type { McpServerConfig } from '../src/contracts.ts';
 import { createRuntime, type Runtime } from '../src/index.ts';
+import { packagePath } from '../src/package-paths.ts';
 import { round, summarize } from './stats.ts';
 
 export const description =
   'session start with 2 MCP servers connected: capability cache (in process, Redis) vs no cache';
 
 const require = createRequire(import.meta.url);
-const TEST_SERVER = path.resolve(import.meta.dirname, '../tests/fixtures/mcp/test-server.mjs');
+const TEST_SERVER = packagePath('tests/fixtures/mcp/test-server.mjs');
 const EVERYTHING = path.join(
   path.dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')),
   'dist/index.js',

@@ -24,7 +24,7 @@ import { loadConfig } from '../config/load.ts';
 import type { ConfigInput } from '../config/schema.ts';
 import { createRuntime } from '../src/index.ts';
 import { MessagePortTransport } from '../src/transport/message-port.ts';
-import { workerBootstrap, workerEntry } from '../src/worker-entry.ts';
+import { MODULE_EXT, workerBootstrap, workerEntry } from '../src/worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
 import type { FloorExec, FloorReply } from './fixtures/floor-host.ts';
 import { canPin, pinThreads } from './placement.ts';
@@ -56,7 +56,7 @@ export async function startFloor(
     const caller = new MessageChannel();
     const toAudit = new MessageChannel();
     await audit.attachProducer(Comlink.transfer(toAudit.port2, [toAudit.port2]));
-    const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, 'fixtures/floor-host.ts')), {
+    const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, `fixtures/floor-host.${MODULE_EXT}`)), {
       eval: true,
       workerData: { callerPort: caller.port2, auditPort: toAudit.port1, window: config.audit.producer_window },
       transferList: [caller.port2, toAudit.port1],

@@ -22,12 +22,13 @@ import { pino } from 'pino';
 import { McpConnection } from '../actors/mcp-gateway/connection.ts';
 import type { McpServerConfig } from '../src/contracts.ts';
 import { createRuntime, type Session } from '../src/index.ts';
+import { packagePath } from '../src/package-paths.ts';
 import { round, summarize } from './stats.ts';
 
 export const description =
   'MCP echo calls/s and p50/p99: runtime (session → gateway → stdio server) vs raw SDK client';
 
-const SERVER = path.resolve(import.meta.dirname, '../tests/fixtures/mcp/test-server.mjs');
+const SERVER = packagePath('tests/fixtures/mcp/test-server.mjs');
 const IDS = { org_id: 'bench-org', user_id: 'bench-user' };
 
 type CallFn = (i: number) => Promise<unknown>;

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { workerBootstrap } from '../src/worker-entry.ts';
+import { MODULE_EXT, workerBootstrap } from '../src/worker-entry.ts';
 
 export interface RawPingPong {
   /** one round trip; resolves with its time in ms */
@@ -15,7 +15,7 @@ export interface RawPingPong {
 }
 
 export async function startRawPingPong(): Promise<RawPingPong> {
-  const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, 'fixtures/echo-worker.ts')), { eval: true });
+  const worker = new Worker(workerBootstrap(path.join(import.meta.dirname, `fixtures/echo-worker.${MODULE_EXT}`)), { eval: true });
   let i = 0;
   const once = () =>
     new Promise<number>((resolve) => {

@@ -1,11 +1,15 @@
 /**
- * Benchmark runner: `npm run bench -- <name> [--key value ...]` runs bench/<name>.bench.ts,
- * prints its table and writes bench/results/<name>.json (with the machine, the Node version
- * and the time, so results from two runs can be compared).
+ * Benchmark runner: `npm run bench -- <name> [--key value ...]` compiles the package and the
+ * benches (tsconfig.bench.json → dist-bench/), runs bench/<name>.bench.js there on the Node
+ * that runs it, prints its table and writes bench/results/<name>.json (with the machine, the
+ * Node version and the time, so results from two runs can be compared). `npm run bench:24`
+ * does the same on Node 24, the reference line for the README's figures.
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
+import { packagePath } from '../src/package-paths.ts';
+import { MODULE_EXT } from '../src/worker-entry.ts';
 
 export interface BenchModule {
   description: string;
@@ -14,7 +18,9 @@ export interface BenchModule {
 
 const here = import.meta.dirname;
 const [name, ...rest] = process.argv.slice(2);
-const available = (await readdir(here)).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
+// From source (tsx) the benches are .ts; `npm run bench` runs the compiled build (.js).
+const suffix = `.bench.${MODULE_EXT}`;
+const available = (await readdir(here)).filter((f) => f.endsWith(suffix)).map((f) => f.slice(0, -suffix.length));
 if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench -- <${available.join('|')}> [--option value ...]`);
   process.exit(2);
@@ -22,7 +28,7 @@ if (!name || !available.includes(name)) {
 const options: Record<string, string> = {};
 for (let i = 0; i < rest.length; i += 2) options[rest[i]!.replace(/^--/, '')] = rest[i + 1] ?? 'true';
 
-const mod = (await import(path.join(here, `${name}.bench.ts`))) as BenchModule;
+const mod = (await import(path.join(here, `${name}${suffix}`))) as BenchModule;
 console.error(`bench ${name}: ${mod.description}`);
 const started = new Date();
 const results = await mod.run(options);
@@ -37,8 +43,10 @@ const record = {
   reproduce: `npm run bench -- ${name}${rest.length ? ` ${rest.join(' ')}` : ''}`,
   results,
 };
-await mkdir(path.join(here, 'results'), { recursive: true });
-const out = path.join(here, 'results', `${name}.json`);
+// Results stay in the repository's bench/results/, also when this runs from the compiled copy.
+const resultsDir = packagePath('bench', 'results');
+await mkdir(resultsDir, { recursive: true });
+const out = path.join(resultsDir, `${name}.json`);
 await writeFile(out, `${JSON.stringify(record, null, 2)}\n`);
 console.log(JSON.stringify(results, null, 2));
 console.error(`wrote ${path.relative(process.cwd(), out)}`);

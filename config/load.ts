@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { packagePath } from '../src/package-paths.ts';
 import { type Config, type ConfigInput, ConfigSchema, ENV_KEYS } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -27,7 +28,8 @@ export interface LoadOptions {
   overrides?: ConfigInput;
 }
 
-const DEFAULT_CONFIG_DIR = path.dirname(new URL(import.meta.url).pathname);
+// The packaged defaults: the package's config/ folder (also from dist/config/load.js).
+const DEFAULT_CONFIG_DIR = packagePath('config');
 
 type Source = { label: (key: string) => string };
 type Tree = Record<string, unknown>;
@@ -65,6 +67,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
         throw new ConfigError(`${yamlPath}: expected a mapping of config sections at the top level`);
       }
       tree = parsed as Tree;
+      resolveShippedSkillsDir(tree, configDir);
       for (const key of leafKeys(tree)) origin.set(key, { label: (k) => `${k} in ${yamlPath}` });
     }
   }
@@ -83,6 +86,23 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
   const result = ConfigSchema.safeParse(tree);
   if (!result.success) throw new ConfigError(describeIssue(result.error.issues[0]!, tree, origin));
   return deepFreeze(result.data);
+}
+
+/**
+ * Skills are code that ships beside the YAML (the packaged development config names the
+ * package's examples/skills), so a relative `runtime.skills_dir` in a YAML file resolves from
+ * the folder that holds its config/ folder: the package once installed, the repository in the
+ * dev loop. Data paths (log_dir, sandbox_dir) stay relative to the working directory, and a
+ * SKILLS_DIR from the environment resolves from the working directory as any path there does.
+ */
+function resolveShippedSkillsDir(tree: Tree, configDir: string): void {
+  const runtime = tree['runtime'];
+  if (typeof runtime !== 'object' || runtime === null) return;
+  const section = runtime as Tree;
+  const dir = section['skills_dir'];
+  if (typeof dir === 'string' && dir !== '' && !path.isAbsolute(dir)) {
+    section['skills_dir'] = path.resolve(configDir, '..', dir);
+  }
 }
 
 function readEnvValue(name: string, key: string, raw: string, kind: string): unknown {

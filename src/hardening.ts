@@ -13,6 +13,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.ts';
+import { packagePath } from './package-paths.ts';
 
 export interface HardeningFinding {
   check: 'secret_file_mode' | 'audit_dir_mode' | 'database_tls';
@@ -31,7 +32,7 @@ export interface HardeningInput {
   platform?: NodeJS.Platform;
 }
 
-const DEFAULT_CONFIG_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../config');
+const DEFAULT_CONFIG_DIR = packagePath('config');
 /** YAML keys whose values are secrets: a config file holding one must be private too. */
 const SECRET_YAML = /^\s*(api_tokens|encryption_key|url:\s*\S*:\/\/[^/\s:@]+:[^@\s]+@)/m;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '']);

@@ -7,11 +7,12 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
+/** The extension of this build's modules: `ts` from source, `js` compiled (bench fixtures use it). */
+export const MODULE_EXT = FROM_SOURCE ? 'ts' : 'js';
 
 export function workerEntry(name: 'session' | 'audit'): { filename: string; execArgv: string[] } {
-  const ext = FROM_SOURCE ? 'ts' : 'js';
   return {
-    filename: fileURLToPath(new URL(`../workers/${name}.worker.${ext}`, import.meta.url)),
+    filename: fileURLToPath(new URL(`../workers/${name}.worker.${MODULE_EXT}`, import.meta.url)),
     execArgv: FROM_SOURCE ? ['--import', 'tsx'] : [],
   };
 }

@@ -1,8 +1,9 @@
 /** What /version answers: the package's name and version, and the Node.js running it. */
 import { readFileSync } from 'node:fs';
 import { schemaLevelDocument } from '../db/schema-check.ts';
+import { packagePath } from '../package-paths.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as {
   name: string;
   version: string;
 };

@@ -47,13 +47,19 @@ function usage(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run 'semibot-runtime <command> --help' for a command's options.",
+    "Run 'semibot-runtime <command> --help' for a command's options; --version prints the version.",
     'Configuration comes from the environment (and ENV_FILE) over config/<ENVIRONMENT>.yaml.',
   ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    // Loaded here only: the version reads package.json, which help and usage errors need not.
+    const { VERSION } = await import('../api/version.ts');
+    console.log(VERSION);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? 0 : EXIT_USAGE;

@@ -13,11 +13,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import { RuntimeError } from '../errors.ts';
+import { packagePath } from '../package-paths.ts';
 
-export const MIGRATIONS_DIR = path.resolve(
-  path.dirname(new URL(import.meta.url).pathname),
-  '../../migrations',
-);
+export const MIGRATIONS_DIR = packagePath('migrations');
 const LOCK_KEY = 'semibot_schema_migrations';
 const FILE = /^(\d{4})_([a-z0-9_]+)\.(up|down)\.sql$/;
 

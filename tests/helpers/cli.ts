@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(REPO, 'bin/semibot-runtime.mjs');
+// The sources through tsx, so a test sees the code as it is now, never a stale dist/
+// (tests/e2e/package.test.ts runs the installed bin on the compiled build).
+const CLI = ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts')];
 
 export interface CliResult {
   code: number | null;
@@ -17,7 +19,7 @@ export function runCli(
   { timeoutMs = 60_000, input }: { timeoutMs?: number; input?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...CLI, ...args], {
       cwd: REPO,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
