@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { MAX_TIMER_MS, MAX_TIMER_SECONDS, timerSeconds } from '../src/contracts.ts';
+import { JsonLimitsSchema } from '../src/json-limits.ts';
 
 // Durations become timers, and a Node timer cannot wait longer than about 24.8 days (see
 // MAX_TIMER_MS): every duration key is bounded by that.
@@ -97,6 +98,8 @@ export const ConfigSchema = z.object({
       ended_session_ttl_seconds: z.number().min(0).max(MAX_TIMER_SECONDS).default(3600),
     })
     .prefault({}),
+  /** bounds on JSON entering the runtime from any door (issue 15): see src/json-limits.ts */
+  limits: JsonLimitsSchema.prefault({}),
   server: z
     .object({
       host: z.string().min(1).default('127.0.0.1'),
@@ -193,6 +196,11 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   RATE_LIMIT_MAX: { key: 'server.rate_limit_max', kind: 'int' },
   RATE_LIMIT_WINDOW_SECONDS: { key: 'server.rate_limit_window_seconds', kind: 'number' },
   BODY_LIMIT: { key: 'server.body_limit_bytes', kind: 'bytes' },
+  JSON_MAX_DEPTH: { key: 'limits.json_max_depth', kind: 'int' },
+  JSON_MAX_STRING_CHARS: { key: 'limits.json_max_string_chars', kind: 'int' },
+  JSON_MAX_ARRAY_ITEMS: { key: 'limits.json_max_array_items', kind: 'int' },
+  JSON_MAX_OBJECT_KEYS: { key: 'limits.json_max_object_keys', kind: 'int' },
+  JSON_MAX_NODES: { key: 'limits.json_max_nodes', kind: 'int' },
   TRUST_PROXY: { key: 'server.trust_proxy', kind: 'string' },
   CLUSTER_ENABLED: { key: 'cluster.enabled', kind: 'boolean' },
   NATS_URL: { key: 'cluster.nats_url', kind: 'string' },

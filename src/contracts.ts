@@ -8,7 +8,13 @@ import type { WireError } from './errors.ts';
 
 /** The longest id or action name, in UTF-16 units. */
 export const MAX_ID_CHARS = 200;
-const id = z.string().min(1).max(MAX_ID_CHARS);
+// An id with a lone UTF-16 surrogate cannot be stored or sent intact (msgpack and the stores
+// carry it as U+FFFD), so a session made with one could never be reached again: refuse it.
+const id = z
+  .string()
+  .min(1)
+  .max(MAX_ID_CHARS)
+  .refine((text) => text.isWellFormed(), 'must be valid Unicode (it holds a lone surrogate)');
 
 /**
  * The longest delay a Node timer can wait: 2^31 - 1 ms, about 24.8 days. A longer one does not

@@ -34,6 +34,7 @@ import { ApprovalDecisionSchema, PlannerSchema, SessionRequestSchema } from './c
 import { RuntimeError } from './errors.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
+import { assertJsonShape, type JsonLimits } from './json-limits.ts';
 import { parseAction, parseOrThrow } from './validation.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
@@ -154,6 +155,9 @@ export class Runtime {
     if (this.#auditThreadError) {
       throw new RuntimeError('audit_unavailable', `the audit thread is down: ${this.#auditThreadError}`);
     }
+    // Shape first: data nested too deep must never reach the schema or the msgpack packer.
+    assertJsonShape(request, this.config.limits, 'session request');
+    if (planner) assertJsonShape(planner, this.config.limits, 'planner');
     const parsed = parseOrThrow(
       SessionRequestSchema,
       planner ? { ...request, planner } : request,
@@ -178,10 +182,10 @@ export class Runtime {
     };
     if (this.#cluster) {
       const placed = await this.#cluster.createSession(ctx);
-      return new Session(placed.backend, ctx.session_id, ctx.org_id, placed.capabilities, placed.state);
+      return new Session(placed.backend, ctx.session_id, ctx.org_id, placed.capabilities, placed.state, this.config.limits);
     }
     const started = await supervisor.createSession(ctx);
-    return new Session(supervisor, ctx.session_id, ctx.org_id, started.capabilities, started.state);
+    return new Session(supervisor, ctx.session_id, ctx.org_id, started.capabilities, started.state, this.config.limits);
   }
 
   /** A handle on an existing session (for the HTTP API and CLI). */
@@ -189,9 +193,9 @@ export class Runtime {
     const supervisor = this.#running();
     const org = supervisor.orgOf(sessionId);
     const remote = org === undefined ? this.#cluster?.lookup(sessionId) : undefined;
-    if (remote) return new Session(remote.backend, sessionId, remote.org_id, [], 'running');
+    if (remote) return new Session(remote.backend, sessionId, remote.org_id, [], 'running', this.config.limits);
     if (org === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
-    return new Session(supervisor, sessionId, org, [], 'running');
+    return new Session(supervisor, sessionId, org, [], 'running', this.config.limits);
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {
@@ -320,6 +324,7 @@ export class Session {
   readonly orgId: string;
   readonly capabilities: CapabilitySummary[];
   readonly initialState: SessionState;
+  readonly #limits: Readonly<JsonLimits>;
 
   constructor(
     supervisor: SessionBackend,
@@ -327,8 +332,10 @@ export class Session {
     orgId: string,
     capabilities: CapabilitySummary[],
     state: SessionState,
+    limits: Readonly<JsonLimits>,
   ) {
     this.#supervisor = supervisor;
+    this.#limits = limits;
     this.id = id;
     this.orgId = orgId;
     this.capabilities = capabilities;
@@ -344,9 +351,12 @@ export class Session {
     let actions: ActionInput[];
     try {
       if (batch.length === 0) throw new RuntimeError('invalid_request', 'invalid actions: the batch is empty');
-      actions = batch.map((a, i) =>
-        parseAction(a, Array.isArray(input) ? `action ${i}` : 'action'),
-      );
+      actions = batch.map((a, i) => {
+        const what = Array.isArray(input) ? `action ${i}` : 'action';
+        const action = parseAction(a, what);
+        assertJsonShape(action.params, this.#limits, `${what} params`);
+        return action;
+      });
     } catch (err) {
       return Promise.reject(err);
     }

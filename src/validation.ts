@@ -62,7 +62,7 @@ function isPlain(value: unknown): value is object {
   return proto === Object.prototype || proto === null;
 }
 
-/** The schema's `id` and `name`: a string of 1 to MAX_ID_CHARS UTF-16 units. */
+/** The schema's `id` and `name`: well-formed Unicode of 1 to MAX_ID_CHARS UTF-16 units. */
 function isIdText(value: unknown): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_CHARS;
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_ID_CHARS && value.isWellFormed();
 }

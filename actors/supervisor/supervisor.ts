@@ -395,7 +395,10 @@ export class Supervisor {
   #spawnWorker(slot: number): Promise<void> {
     const toHost = new MessageChannel();
     const toAudit = new MessageChannel();
-    const transport = new MessagePortTransport<SupervisorMessage, SessionHostMessage>(toHost.port1);
+    const transport = new MessagePortTransport<SupervisorMessage, SessionHostMessage>(toHost.port1, {
+      // Data that cannot be encoded fails its own ask, never the main thread (issue 15).
+      onUnsendable: (message, err) => this.#failUnsendable(message, err),
+    });
     let onReady: () => void = () => {};
     let onBootFailed: (err: unknown) => void = () => {};
     const ready = new Promise<void>((resolve, reject) => {
@@ -598,6 +601,14 @@ export class Supervisor {
 
     // 3. Fail exactly the asks that worker owned; nothing waits forever.
     this.#asks.failOwner(worker.owner, new RuntimeError('worker_crashed', message));
+  }
+
+  #failUnsendable(message: SessionHostMessage, err: Error): void {
+    this.#log.error({ err, type: message.type }, 'a message to a session host could not be encoded; it was dropped');
+    if ('req' in message && typeof message.req === 'number') {
+      const error = new RuntimeError('invalid_request', `the request could not be encoded (${err.message})`);
+      this.#asks.resolve({ req: message.req, ok: false, error: error.toWire() });
+    }
   }
 
   #ask<T>(

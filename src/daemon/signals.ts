@@ -3,6 +3,10 @@
  *   SIGTERM / SIGINT  first: graceful stop (Daemon.stop), exit 0 when it completes;
  *                     second: exit at once (code 1), whatever is still running;
  *   SIGHUP            reopen the log files (logrotate's rename-and-signal).
+ * And a backstop for the trust boundary (issue 15): an exception or rejection nobody handled is
+ * logged with its stack and the daemon keeps serving. Request data is bounded where it enters
+ * (src/json-limits.ts) and an unencodable message fails only its own ask, so this is only for
+ * what those miss: one request must never end every other org's sessions.
  * A backstop timer exits with code 1 if a graceful stop takes longer than the drain timeout
  * plus FORCE_EXIT_GRACE_MS (for the audit flush and closing the listeners).
  */
@@ -41,12 +45,19 @@ export function installSignalHandlers(
     );
   };
   const onHup = () => daemon.reopenLogs();
+  const onUncaught = (err: unknown, origin: string) =>
+    daemon.log.error({ err, origin }, 'an exception nobody handled reached the process; still serving');
+  const onUnhandled = (err: unknown) => onUncaught(err, 'unhandledRejection');
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUnhandled);
   return () => {
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUnhandled);
   };
 }

@@ -10,10 +10,17 @@ export class FrameBatcher<Out, In = unknown> {
   #outbox: Out[] = [];
   #scheduled = false;
   readonly #deliver: (frame: Uint8Array) => void;
+  readonly #onUnsendable: ((message: Out, err: Error) => void) | undefined;
   readonly stats = { framesSent: 0, messagesSent: 0, framesReceived: 0 };
 
-  constructor(deliver: (frame: Uint8Array) => void) {
+  /**
+   * `onUnsendable` hears of a message the codec cannot encode (issue 15: data nested deep enough
+   * to overflow the packer's stack). Without it such an error is thrown as before; with it, only
+   * that message is dropped and the others of its frame still leave.
+   */
+  constructor(deliver: (frame: Uint8Array) => void, onUnsendable?: (message: Out, err: Error) => void) {
     this.#deliver = deliver;
+    this.#onUnsendable = onUnsendable;
   }
 
   onMessage(handler: (message: In) => void): void {
@@ -41,8 +48,32 @@ export class FrameBatcher<Out, In = unknown> {
     const batch = this.#outbox;
     if (batch.length === 0) return;
     this.#outbox = [];
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(batch);
+    } catch (err) {
+      if (!this.#onUnsendable) throw err;
+      const sendable = this.#withoutUnsendable(batch);
+      if (sendable.length === 0) return;
+      frame = encodeFrame(sendable);
+      this.stats.messagesSent -= batch.length - sendable.length;
+    }
     this.stats.framesSent++;
     this.stats.messagesSent += batch.length;
-    this.#deliver(encodeFrame(batch));
+    this.#deliver(frame);
   };
+
+  /** The slow path after a failed frame: each message alone, the ones that fail reported. */
+  #withoutUnsendable(batch: Out[]): Out[] {
+    const sendable: Out[] = [];
+    for (const message of batch) {
+      try {
+        encodeFrame([message]);
+        sendable.push(message);
+      } catch (err) {
+        this.#onUnsendable!(message, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return sendable;
+  }
 }

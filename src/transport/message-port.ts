@@ -14,11 +14,19 @@ import type { Transport } from './transport.ts';
 export class MessagePortTransport<In, Out> implements Transport<In, Out> {
   readonly #port: MessagePort;
   // Frames are transferred, not copied (codec.ts made them exact-size buffers of their own).
-  readonly #batcher = new FrameBatcher<Out, In>((frame) => this.#port.postMessage(frame, [frame.buffer as ArrayBuffer]));
-  readonly stats = this.#batcher.stats;
+  readonly #batcher: FrameBatcher<Out, In>;
+  readonly stats: FrameBatcher<Out, In>['stats'];
 
-  constructor(port: MessagePort, { unref = false }: { unref?: boolean } = {}) {
+  constructor(
+    port: MessagePort,
+    { unref = false, onUnsendable }: { unref?: boolean; onUnsendable?: (message: Out, err: Error) => void } = {},
+  ) {
     this.#port = port;
+    this.#batcher = new FrameBatcher<Out, In>(
+      (frame) => this.#port.postMessage(frame, [frame.buffer as ArrayBuffer]),
+      onUnsendable,
+    );
+    this.stats = this.#batcher.stats;
     port.on('message', this.#batcher.receive);
     if (unref) port.unref();
   }

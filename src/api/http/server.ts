@@ -21,6 +21,7 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from '../../../config/schema.ts';
 import { RuntimeError } from '../../errors.ts';
+import { jsonShapeProblem } from '../../json-limits.ts';
 import type { Logger } from '../../log.ts';
 import type { RuntimeMetrics } from '../../metrics/runtime-metrics.ts';
 import type { ComponentStatus, Runtime } from '../../runtime.ts';
@@ -82,6 +83,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler(deps.log));
   // JSON only: a text/plain body gets 415 instead of reaching a schema as a string.
   app.removeContentTypeParser('text/plain');
+  // Every parsed body is bounded in shape before any route sees it (issue 15): data nested too
+  // deep would otherwise overflow the stack of msgpack's packer on this, the main, thread.
+  const limits = deps.config.limits;
+  app.addHook('preValidation', (request, _reply, done) => {
+    const problem = request.body === undefined ? undefined : jsonShapeProblem(request.body, limits);
+    if (problem === undefined) done();
+    else done(new RuntimeError('invalid_request', `invalid request body: ${problem}`));
+  });
 
   const limiter = new RateLimiter({
     max: server.rate_limit_max,
