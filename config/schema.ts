@@ -116,6 +116,10 @@ export const ConfigSchema = z.object({
       rate_limit_window_seconds: seconds.default(60),
       /** largest accepted request body */
       body_limit_bytes: positiveInt.default(1024 * 1024),
+      /** a request's headers must arrive within this (a client trickling bytes gets 408) */
+      headers_timeout_seconds: seconds.default(10),
+      /** the whole request, headers and body, must arrive within this (408 request_timeout) */
+      request_timeout_seconds: seconds.default(30),
       /** fastify trustProxy: false, true, a hop count, or addresses/CIDRs ("loopback", "10.0.0.0/8") */
       trust_proxy: z.union([z.boolean(), z.number().int().min(0), z.string().min(1)]).default(false),
     })
@@ -196,6 +200,8 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   RATE_LIMIT_MAX: { key: 'server.rate_limit_max', kind: 'int' },
   RATE_LIMIT_WINDOW_SECONDS: { key: 'server.rate_limit_window_seconds', kind: 'number' },
   BODY_LIMIT: { key: 'server.body_limit_bytes', kind: 'bytes' },
+  HEADERS_TIMEOUT_SECONDS: { key: 'server.headers_timeout_seconds', kind: 'number' },
+  REQUEST_TIMEOUT_SECONDS: { key: 'server.request_timeout_seconds', kind: 'number' },
   JSON_MAX_DEPTH: { key: 'limits.json_max_depth', kind: 'int' },
   JSON_MAX_STRING_CHARS: { key: 'limits.json_max_string_chars', kind: 'int' },
   JSON_MAX_ARRAY_ITEMS: { key: 'limits.json_max_array_items', kind: 'int' },

@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   approval_params_mismatch: { status: 409, message: 'The approval was given for different params.' },
   max_iterations_reached: { status: 409, message: 'The session reached its max_iterations.' },
   action_cancelled: { status: 409, message: 'The action was cancelled with its session.' },
+  request_timeout: { status: 408, message: 'The request was not received within its deadline.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'The request body must be application/json.' },
   rate_limited: { status: 429, message: 'Too many requests for this token.' },

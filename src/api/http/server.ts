@@ -29,7 +29,7 @@ import { healthDocument } from '../admin/health.ts';
 import { VERSION } from '../version.ts';
 import { auditRoutes } from './audit.ts';
 import type { Principal, TokenTable } from './auth.ts';
-import { errorHandler } from './errors.ts';
+import { clientErrorHandler, errorHandler } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { sessionRoutes } from './sessions.ts';
 
@@ -79,7 +79,14 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     // Keep-alive sockets that sit idle must not hold close() open (FACTS.md); the daemon also
     // calls closeIdleConnections() while draining, for sockets that go idle after close().
     forceCloseConnections: 'idle',
+    // Deadlines for receiving a request (issue 15): a client sending one byte every few seconds
+    // no longer holds a connection forever. Node checks them every connectionsCheckingInterval.
+    requestTimeout: server.request_timeout_seconds * 1000,
+    http: { connectionsCheckingInterval: Math.min(1000, server.headers_timeout_seconds * 1000) },
+    clientErrorHandler,
   });
+  // Node wants headersTimeout ≤ requestTimeout.
+  app.server.headersTimeout = Math.min(server.headers_timeout_seconds, server.request_timeout_seconds) * 1000;
   app.setErrorHandler(errorHandler(deps.log));
   // JSON only: a text/plain body gets 415 instead of reaching a schema as a string.
   app.removeContentTypeParser('text/plain');
