@@ -83,6 +83,8 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     for (const key of leafKeys(options.overrides as Tree)) origin.set(key, { label: (k) => k });
   }
 
+  readServersFile(tree, origin);
+
   const result = ConfigSchema.safeParse(tree);
   if (!result.success) throw new ConfigError(describeIssue(result.error.issues[0]!, tree, origin));
   return deepFreeze(result.data);
@@ -103,6 +105,30 @@ function resolveShippedSkillsDir(tree: Tree, configDir: string): void {
   if (typeof dir === 'string' && dir !== '' && !path.isAbsolute(dir)) {
     section['skills_dir'] = path.resolve(configDir, '..', dir);
   }
+}
+
+/**
+ * MCP_SERVERS_FILE (mcp.servers_file): the operator's catalogue in a file of its own, YAML or
+ * JSON, holding the same list as the YAML key `mcp.servers`, which it replaces.
+ */
+function readServersFile(tree: Tree, origin: Map<string, Source>): void {
+  const mcp = tree['mcp'];
+  if (typeof mcp !== 'object' || mcp === null) return;
+  const section = mcp as Tree;
+  const file = section['servers_file'];
+  if (typeof file !== 'string' || file === '') return;
+  const named = origin.get('mcp.servers_file')?.label('mcp.servers_file') ?? 'mcp.servers_file';
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${named} = ${JSON.stringify(file)}: cannot read it as YAML or JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (!Array.isArray(parsed)) {
+    throw new ConfigError(`${named} = ${JSON.stringify(file)}: expected a list of MCP servers`);
+  }
+  section['servers'] = parsed;
+  origin.set('mcp.servers', { label: (k) => `${k} in ${file}` });
 }
 
 function readEnvValue(name: string, key: string, raw: string, kind: string): unknown {
@@ -159,12 +185,20 @@ export function parseBytes(raw: string): number | undefined {
 function describeIssue(issue: z.core.$ZodIssue, tree: Tree, origin: Map<string, Source>): string {
   const key = issue.path.join('.');
   const value = getPath(tree, key);
-  const where = origin.get(key)?.label(key) ?? key;
+  const where = originOf(origin, key)?.label(key) ?? key;
   const shown = value === undefined ? 'missing' : JSON.stringify(value);
   let expected = issue.message;
   if (issue.code === 'invalid_value') expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   else if (issue.code === 'unrecognized_keys') return `${where}: unknown key(s) ${issue.keys.join(', ')}`;
   return `${where} = ${shown}: ${expected.replace(/^Invalid input: /, '')}`;
+}
+
+/** Where a key's value came from: the key's own origin, else the nearest parent's (a list item). */
+function originOf(origin: Map<string, Source>, key: string): Source | undefined {
+  for (let k = key; ; k = k.slice(0, k.lastIndexOf('.'))) {
+    const found = origin.get(k);
+    if (found || !k.includes('.')) return found;
+  }
 }
 
 function leafKeys(tree: Tree, prefix = ''): string[] {

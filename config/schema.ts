@@ -4,7 +4,7 @@
  * ENV_KEYS maps each environment variable of the deployment guide to its key here.
  */
 import { z } from 'zod';
-import { MAX_TIMER_MS, MAX_TIMER_SECONDS, timerSeconds } from '../src/contracts.ts';
+import { MAX_TIMER_MS, MAX_TIMER_SECONDS, McpCatalogueEntrySchema, timerSeconds } from '../src/contracts.ts';
 import { JsonLimitsSchema } from '../src/json-limits.ts';
 
 // Durations become timers, and a Node timer cannot wait longer than about 24.8 days (see
@@ -61,6 +61,19 @@ export const ConfigSchema = z.object({
       call_timeout: seconds.default(30),
       max_retries: z.number().int().min(0).default(3),
       reconnect_delay: seconds.default(1),
+      /** the operator's catalogue: the only servers an API request may name (by id) */
+      servers: z
+        .array(McpCatalogueEntrySchema)
+        .default([])
+        .superRefine((servers, ctx) => {
+          const seen = new Set<string>();
+          for (const [i, server] of servers.entries()) {
+            if (seen.has(server.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate id ${server.id}` });
+            seen.add(server.id);
+          }
+        }),
+      /** a YAML or JSON file holding the catalogue (a list); it replaces mcp.servers */
+      servers_file: z.string().min(1).optional(),
     })
     .prefault({}),
   capability: z
@@ -175,6 +188,7 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   MCP_CALL_TIMEOUT: { key: 'mcp.call_timeout', kind: 'number' },
   MCP_MAX_RETRIES: { key: 'mcp.max_retries', kind: 'int' },
   MCP_RECONNECT_DELAY: { key: 'mcp.reconnect_delay', kind: 'number' },
+  MCP_SERVERS_FILE: { key: 'mcp.servers_file', kind: 'string' },
   CAPABILITY_CACHE_TTL: { key: 'capability.cache_ttl', kind: 'number' },
   MAX_SKILLS_PER_AGENT: { key: 'capability.max_skills_per_agent', kind: 'int' },
   MAX_MCP_SERVERS_PER_ORG: { key: 'capability.max_mcp_servers_per_org', kind: 'int' },

@@ -63,16 +63,32 @@ export const McpTransportSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('http'), url: z.url() }),
 ]);
 
+const mcpServerId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,32}$/, 'an id of 1-32 letters, digits, _ or - (it becomes part of tool names)');
+
 export const McpServerSchema = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'an id of 1-32 letters, digits, _ or - (it becomes part of tool names)'),
+  id: mcpServerId,
   name: z.string().min(1).max(200).optional(),
   transport: McpTransportSchema,
   /** tool names that may be retried after a failure even without readOnly/idempotent hints */
   retry_tools: z.array(z.string()).optional(),
 });
 export type McpServerConfig = z.infer<typeof McpServerSchema>;
+
+/**
+ * An entry of the operator's catalogue (`mcp.servers`, MCP_SERVERS_FILE): a server with an
+ * optional list of the orgs that may use it (absent: every org).
+ */
+export const McpCatalogueEntrySchema = McpServerSchema.extend({ orgs: z.array(id).min(1).optional() });
+export type McpCatalogueEntry = z.infer<typeof McpCatalogueEntrySchema>;
+
+/**
+ * How a session request names an MCP server: a catalogue id (`"github"` or `{"id": "github"}`),
+ * or, from the operator's own doors only (library, CLI `run`), a full entry with its transport.
+ */
+export const McpServerRequestSchema = z.union([mcpServerId, z.strictObject({ id: mcpServerId }), McpServerSchema]);
+export type McpServerRequest = z.infer<typeof McpServerRequestSchema>;
 
 export const ActionSchema = z.strictObject({
   id: id.optional(),
@@ -103,13 +119,14 @@ export const SessionRequestSchema = z.strictObject({
   agent: AgentConfigSchema.optional(),
   tools: z.array(z.string().min(1)).optional(),
   skills: z.array(z.string().min(1)).optional(),
-  mcp_servers: z.array(McpServerSchema).optional(),
+  mcp_servers: z.array(McpServerRequestSchema).optional(),
   policy: RuntimePolicySchema.optional(),
   planner: PlannerSchema.default({ type: 'external' }),
   task: z.string().max(100_000).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 export type SessionRequest = z.input<typeof SessionRequestSchema>;
+export type ParsedSessionRequest = z.infer<typeof SessionRequestSchema>;
 
 /** The immutable context a session runs with (the request with ids and policy resolved). */
 export interface SessionContext {

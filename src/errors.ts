@@ -15,6 +15,10 @@ export const ERROR_CATALOGUE = {
   forbidden: { status: 403, message: 'This token may not see that resource.' },
   path_outside_sandbox: { status: 403, message: "The path escapes the session's sandbox directory." },
   host_not_allowed: { status: 403, message: 'The host is not on the http_request allow-list.' },
+  mcp_server_not_allowed: {
+    status: 403,
+    message: "API requests may only name MCP servers of the operator's catalogue that their org may use.",
+  },
   approval_denied: { status: 403, message: 'A person denied the high-risk action.' },
   session_not_found: { status: 404, message: 'No session has that id.' },
   approval_not_found: { status: 404, message: 'No approval is pending for that action.' },

@@ -20,6 +20,8 @@ import { createAgentCapabilityCache } from './capabilities/cache/index.ts';
 import type { AuditEvent, AuditQuery } from './audit/events.ts';
 import type { VerifyResult } from './audit/hash-chain.ts';
 import type {
+  McpServerConfig,
+  ParsedSessionRequest,
   ActionInput,
   ActionResult,
   ApprovalDecision,
@@ -34,6 +36,7 @@ import { ApprovalDecisionSchema, PlannerSchema, SessionRequestSchema } from './c
 import { RuntimeError } from './errors.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
+import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
 import { assertJsonShape, type JsonLimits } from './json-limits.ts';
 import { parseAction, parseOrThrow } from './validation.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
@@ -147,8 +150,15 @@ export class Runtime {
     this.#state = 'running';
   }
 
-  /** Starts a session. `planner` overrides the request's planner field. */
-  async createSession(request: SessionRequest, planner?: PlannerSpec): Promise<Session> {
+  /**
+   * Starts a session. `planner` overrides the request's planner field. `from: 'api'` marks a
+   * request from an untrusted door (HTTP API): its MCP servers must be catalogue ids.
+   */
+  async createSession(
+    request: SessionRequest,
+    planner?: PlannerSpec,
+    { from = 'operator' }: { from?: 'operator' | 'api' } = {},
+  ): Promise<Session> {
     const supervisor = this.#running();
     // No new work that could not be audited: with the audit thread gone, refuse rather than
     // run sessions whose events would have nowhere to go.
@@ -173,7 +183,7 @@ export class Runtime {
       agent: parsed.agent ?? {},
       tools: parsed.tools ?? [],
       skills: parsed.skills ?? [],
-      mcp_servers: parsed.mcp_servers ?? [],
+      mcp_servers: await this.#resolveMcpServers(parsed, from),
       policy: resolvePolicy(parsed.policy, this.config.policy),
       planner: parsed.planner,
       metadata: parsed.metadata ?? {},
@@ -186,6 +196,40 @@ export class Runtime {
     }
     const started = await supervisor.createSession(ctx);
     return new Session(supervisor, ctx.session_id, ctx.org_id, started.capabilities, started.state, this.config.limits);
+  }
+
+  /** Catalogue ids to their entries; a refusal is audited (in a record of its own) and thrown. */
+  async #resolveMcpServers(parsed: ParsedSessionRequest, from: 'operator' | 'api'): Promise<McpServerConfig[]> {
+    try {
+      return resolveMcpServers(parsed.mcp_servers ?? [], this.config.mcp.servers, parsed.org_id, {
+        allowFullEntries: from === 'operator',
+      });
+    } catch (err) {
+      if (!(err instanceof RuntimeError) || err.code !== 'mcp_server_not_allowed') throw err;
+      // Its own one-event trail: appended to a session id the caller chose, it could fork that
+      // session's live chain.
+      await this.#auditApi()
+        .appendChained([
+          {
+            identity: {
+              org_id: parsed.org_id,
+              user_id: parsed.user_id,
+              agent_id: parsed.agent_id,
+              session_id: `refused-${randomUUID()}`,
+            },
+            draft: {
+              event_type: 'error',
+              severity: 'warning',
+              message: `session refused: ${err.message}`,
+              success: false,
+              error_message: err.message,
+              metadata: { error_code: err.code, requested_session_id: parsed.session_id ?? null, door: from },
+            },
+          },
+        ])
+        .catch(() => {});
+      throw err;
+    }
   }
 
   /** A handle on an existing session (for the HTTP API and CLI). */

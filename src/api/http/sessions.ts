@@ -78,7 +78,8 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
     refuseWhileDraining();
     const body = parseOrThrow(SessionRequestSchema, request.body, 'invalid_request', 'session request');
     assertOrg(deps.principal(request), body.org_id);
-    const session = await runtime.createSession(body);
+    // An API request names MCP servers of the operator's catalogue only (issue 15).
+    const session = await runtime.createSession(body, undefined, { from: 'api' });
     if (body.planner.type !== 'external') {
       // Autonomous planners run in the background; the caller polls GET /v1/sessions/:id.
       deps

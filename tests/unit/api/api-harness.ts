@@ -18,9 +18,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(server: NonNullable<ConfigInput['server']> = {}): Promise<Harness> {
+export async function startHarness(
+  server: NonNullable<ConfigInput['server']> = {},
+  more: Omit<ConfigInput, 'server'> = {},
+): Promise<Harness> {
   const runtime = createRuntime(
-    { runtime: { workers: 1 }, audit: { storage_type: 'memory' }, server: { api_tokens: TOKENS, ...server } },
+    { runtime: { workers: 1 }, audit: { storage_type: 'memory' }, ...more, server: { api_tokens: TOKENS, ...server } },
     { env: { ENVIRONMENT: 'test' } },
   );
   await runtime.start();
