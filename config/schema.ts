@@ -107,6 +107,12 @@ export const ConfigSchema = z.object({
       http_allowed_hosts: z.array(z.string().min(1)).default([]),
       execute_code_timeout_ms: timerMs.default(5000),
       execute_code_max_memory_mb: positiveInt.default(128),
+      /** execute_code's confinement (issue 15): bubblewrap, and the child's rlimits */
+      execute_code_bwrap: z.string().min(1).default('bwrap'),
+      /** RLIMIT_DATA of the whole child: Buffers and native memory count, not only the heap */
+      execute_code_max_total_memory_mb: positiveInt.default(512),
+      execute_code_max_processes: positiveInt.default(256),
+      execute_code_max_file_bytes: positiveInt.default(64 * 1024 * 1024),
       /** keep a finished session's status this long for status() queries */
       ended_session_ttl_seconds: z.number().min(0).max(MAX_TIMER_SECONDS).default(3600),
     })
@@ -201,6 +207,10 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   RUNTIME_MAX_SESSIONS: { key: 'runtime.max_sessions', kind: 'int' },
   RUNTIME_WORKER_MAX_MEMORY_MB: { key: 'runtime.worker_max_memory_mb', kind: 'int' },
   SANDBOX_DIR: { key: 'runtime.sandbox_dir', kind: 'string' },
+  EXECUTE_CODE_BWRAP: { key: 'runtime.execute_code_bwrap', kind: 'string' },
+  EXECUTE_CODE_MAX_TOTAL_MEMORY_MB: { key: 'runtime.execute_code_max_total_memory_mb', kind: 'int' },
+  EXECUTE_CODE_MAX_PROCESSES: { key: 'runtime.execute_code_max_processes', kind: 'int' },
+  EXECUTE_CODE_MAX_FILE_BYTES: { key: 'runtime.execute_code_max_file_bytes', kind: 'bytes' },
   SKILLS_DIR: { key: 'runtime.skills_dir', kind: 'string' },
   HTTP_ALLOWED_HOSTS: { key: 'runtime.http_allowed_hosts', kind: 'list' },
   HOST: { key: 'server.host', kind: 'string' },

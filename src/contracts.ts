@@ -36,6 +36,8 @@ export const RuntimePolicySchema = z.strictObject({
   require_approval_for_high_risk: z.boolean().optional(),
   high_risk_tools: z.array(z.string().min(1)).optional(),
   approval_timeout_seconds: timerSeconds().optional(),
+  /** execute_code may use the network (it has none by default: its own network namespace) */
+  execute_code_network: z.boolean().optional(),
 });
 export type RuntimePolicyInput = z.infer<typeof RuntimePolicySchema>;
 

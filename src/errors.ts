@@ -37,6 +37,10 @@ export const ERROR_CATALOGUE = {
   tool_error: { status: 500, message: 'The tool failed.' },
   skill_error: { status: 500, message: 'The skill failed.' },
   code_execution_failed: { status: 500, message: 'execute_code could not run the code.' },
+  sandbox_unavailable: {
+    status: 503,
+    message: 'execute_code cannot be confined on this host (bubblewrap missing or namespaces refused), so it does not run.',
+  },
   worker_crashed: { status: 500, message: "The session's worker thread crashed." },
   internal_error: { status: 500, message: 'An internal error occurred.' },
   audit_decrypt_failed: {

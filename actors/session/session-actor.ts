@@ -28,6 +28,7 @@ import { type ExecutionScope, type InvokeBase, executeAction } from '../../src/e
 import { RunDeadlines } from '../../src/execution/run-deadlines.ts';
 import { Semaphore } from '../../src/execution/semaphore.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
+import type { JailLimits } from '../../src/capabilities/tools/jail.ts';
 import type { Planner } from './planners/planner.ts';
 
 /** status() reports at most this many results (the newest). */
@@ -42,6 +43,7 @@ export interface SessionServices {
   httpAllowedHosts: readonly string[];
   executeCodeTimeoutMs: number;
   executeCodeMaxMemoryMb: number;
+  executeCodeJail: JailLimits;
 }
 
 const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
@@ -360,6 +362,8 @@ export class SessionActor {
         httpAllowedHosts: this.#services.httpAllowedHosts,
         executeCodeTimeoutMs: this.#services.executeCodeTimeoutMs,
         executeCodeMaxMemoryMb: this.#services.executeCodeMaxMemoryMb,
+        executeCodeJail: this.#services.executeCodeJail,
+        executeCodeNetwork: this.ctx.policy.execute_code_network,
         // A copy: the chain keeps the draft until its event leaves, and the tool keeps its object.
         audit: (draft: AuditEventDraft) => this.#chain.emit({ ...draft }),
       });

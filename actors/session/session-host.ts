@@ -25,6 +25,7 @@ import type { McpServerSnapshot } from '../mcp-gateway/messages.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { SessionHostMessage } from './messages.ts';
 import { createPlanner } from './planners/index.ts';
+import type { JailLimits } from '../../src/capabilities/tools/jail.ts';
 import { SessionActor } from './session-actor.ts';
 
 export class SessionHost {
@@ -40,6 +41,8 @@ export class SessionHost {
   readonly #mcpKeys = new Map<string, Set<string>>();
   #onShutdown: (() => void) | undefined;
   readonly shutDown: Promise<void>;
+  /** execute_code's confinement, the same for every session of this host */
+  readonly #jail: JailLimits;
 
   constructor(
     config: Config,
@@ -47,6 +50,12 @@ export class SessionHost {
     toAudit: Transport<SessionHostMessage, AuditMessage>,
   ) {
     this.#config = config;
+    this.#jail = Object.freeze({
+      bwrap: config.runtime.execute_code_bwrap,
+      maxTotalMemoryMb: config.runtime.execute_code_max_total_memory_mb,
+      maxProcesses: config.runtime.execute_code_max_processes,
+      maxFileBytes: config.runtime.execute_code_max_file_bytes,
+    });
     this.#toSupervisor = toSupervisor;
     this.#outbox = new AuditOutbox(
       { send: (events: AuditEvent[]) => toAudit.send({ type: 'audit.append', events }) },
@@ -144,6 +153,7 @@ export class SessionHost {
       httpAllowedHosts: r.http_allowed_hosts,
       executeCodeTimeoutMs: r.execute_code_timeout_ms,
       executeCodeMaxMemoryMb: r.execute_code_max_memory_mb,
+      executeCodeJail: this.#jail,
     });
     this.#sessions.set(ctx.session_id, actor);
     if (ctx.mcp_servers.length > 0) {

@@ -313,6 +313,8 @@ class ActionContext implements InvokeContext {
   readonly httpAllowedHosts: readonly string[];
   readonly executeCodeTimeoutMs: number;
   readonly executeCodeMaxMemoryMb: number;
+  readonly executeCodeJail: InvokeBase['executeCodeJail'];
+  readonly executeCodeNetwork: boolean;
   readonly audit: InvokeBase['audit'];
   readonly action_id: string;
   readonly #run: ActionRun;
@@ -324,6 +326,8 @@ class ActionContext implements InvokeContext {
     this.httpAllowedHosts = base.httpAllowedHosts;
     this.executeCodeTimeoutMs = base.executeCodeTimeoutMs;
     this.executeCodeMaxMemoryMb = base.executeCodeMaxMemoryMb;
+    this.executeCodeJail = base.executeCodeJail;
+    this.executeCodeNetwork = base.executeCodeNetwork;
     this.audit = base.audit;
     this.#run = run;
     this.action_id = actionId;

@@ -11,6 +11,7 @@ export function resolvePolicy(input: RuntimePolicyInput | undefined, defaults: C
     require_approval_for_high_risk: input?.require_approval_for_high_risk ?? true,
     high_risk_tools: input?.high_risk_tools ?? [...DEFAULT_HIGH_RISK_TOOLS],
     approval_timeout_seconds: input?.approval_timeout_seconds ?? defaults.approval_timeout_seconds,
+    execute_code_network: input?.execute_code_network ?? false,
   };
 }
 

@@ -2,18 +2,21 @@
  * `execute_code` runs untrusted JavaScript in a separate Node process, never in the
  * session's worker thread:
  *
- *   session worker ──spawn──▶ node --experimental-permission … <scratch>/main.mjs
+ *   session worker ──spawn──▶ prlimit ▶ bwrap ▶ node --permission … <scratch>/main.mjs   (jail.ts)
  *        │   ◀── stdout/stderr pipes (≤ 1 MiB each)
  *        └── SIGKILL on time limit or abort
  *
  * The permission model lets the child read its sandbox and its own script, write only its
- * sandbox, and start neither processes nor workers. Node 20 does not restrict network.
+ * sandbox, and start neither processes nor workers; the jail around it (jail.ts) hides every
+ * runtime process, takes the network away unless the policy allows it, and bounds total
+ * memory, CPU, processes and file size.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { RuntimeError } from '../../errors.ts';
+import { assertJailAvailable, jailCommand, prepareJailFolders } from './jail.ts';
 import { optionalInteger, requireString } from './params.ts';
 import type { BuiltinTool, ToolContext } from './tool.ts';
 
@@ -67,6 +70,8 @@ export const executeCodeTool: BuiltinTool = {
     // The caller may shorten the limit, never lengthen it.
     const timeoutMs = Math.min(requestedMs ?? ctx.executeCodeTimeoutMs, ctx.executeCodeTimeoutMs);
     if (ctx.signal.aborted) throw new RuntimeError('action_cancelled', 'execute_code was aborted');
+    // Never unconfined: no bubblewrap (or no namespaces) here means sandbox_unavailable.
+    await assertJailAvailable(ctx.executeCodeJail.bwrap);
 
     const sandbox = await realpath(ctx.sandboxDir).catch((err: unknown) => {
       throw failed(`the sandbox directory is not usable (${describe(err)})`);
@@ -79,8 +84,15 @@ export const executeCodeTool: BuiltinTool = {
     try {
       const script = path.join(scratch, 'main.mjs');
       await writeFile(script, code, { mode: 0o600 });
-      const args = childArgs(sandbox, scratch, script, ctx);
-      return await runChild(args, sandbox, timeoutMs, ctx.signal);
+      await prepareJailFolders(sandbox, scratch, script);
+      const jailed = jailCommand(ctx.executeCodeJail, {
+        sandbox,
+        scratch,
+        nodeArgs: childArgs(sandbox, scratch, script, ctx),
+        network: ctx.executeCodeNetwork,
+        timeoutMs,
+      });
+      return await runChild(jailed, sandbox, timeoutMs, ctx.signal);
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
@@ -107,15 +119,16 @@ function childArgs(sandbox: string, scratch: string, script: string, ctx: ToolCo
 }
 
 function runChild(
-  args: string[],
+  { command, args, uid }: ReturnType<typeof jailCommand>,
   cwd: string,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<ExecuteCodeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(command, args, {
       cwd,
       env: CHILD_ENV,
+      ...(uid === undefined ? {} : { uid, gid: uid }),
       stdio: ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
     });

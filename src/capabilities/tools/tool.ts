@@ -4,6 +4,8 @@
  * code (src/errors.ts) on failure, and must honour `ctx.signal` (the action timeout or
  * the session's cancellation) by stopping their work and rejecting.
  */
+import type { JailLimits } from './jail.ts';
+
 export interface ToolContext {
   /** absolute path of this session's sandbox directory (created before the first call) */
   sandboxDir: string;
@@ -13,6 +15,10 @@ export interface ToolContext {
   httpAllowedHosts: readonly string[];
   executeCodeTimeoutMs: number;
   executeCodeMaxMemoryMb: number;
+  /** the OS-level confinement of execute_code (src/capabilities/tools/jail.ts) */
+  executeCodeJail: JailLimits;
+  /** the session policy's execute_code_network: the code may use the network */
+  executeCodeNetwork: boolean;
 }
 
 export interface BuiltinTool {

@@ -54,6 +54,8 @@ function setup() {
     httpAllowedHosts: [],
     executeCodeTimeoutMs: 1,
     executeCodeMaxMemoryMb: 1,
+    executeCodeJail: { bwrap: 'bwrap', maxTotalMemoryMb: 512, maxProcesses: 256, maxFileBytes: 1 },
+    executeCodeNetwork: false,
   });
   return { sent, registry, client, view, events, ictx };
 }

@@ -2,7 +2,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { JailLimits } from '../../../../src/capabilities/tools/jail.ts';
 import type { ToolContext } from '../../../../src/capabilities/tools/tool.ts';
+
+/** The runtime's default confinement (config/schema.ts). */
+export const TEST_JAIL: JailLimits = {
+  bwrap: 'bwrap',
+  maxTotalMemoryMb: 512,
+  maxProcesses: 256,
+  maxFileBytes: 64 * 1024 * 1024,
+};
 
 export interface TempSandbox {
   dir: string;
@@ -20,6 +29,8 @@ export async function makeSandbox(prefix = 'semibot-tools-'): Promise<TempSandbo
       httpAllowedHosts: [],
       executeCodeTimeoutMs: 10_000,
       executeCodeMaxMemoryMb: 256,
+      executeCodeJail: TEST_JAIL,
+      executeCodeNetwork: false,
       ...overrides,
     }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
