@@ -1,4 +1,9 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { Readable } from 'node:stream';
 import { RuntimeError } from '../../errors.ts';
+import { type CheckedAddress, checkedAddress } from './address-policy.ts';
 import { requireString } from './params.ts';
 import type { BuiltinTool, ToolContext } from './tool.ts';
 
@@ -33,6 +38,7 @@ export const httpRequestTool: BuiltinTool = {
   async run(params, ctx) {
     const url = parseUrl(requireString('http_request', params, 'url'));
     assertHostAllowed(url, ctx.httpAllowedHosts);
+    const pinned = await checkedAddress(url.hostname, allowedNames(ctx.httpAllowedHosts));
     const method = parseMethod(params['method']);
     const headers = parseHeaders(params['headers']);
     const body = params['body'];
@@ -44,7 +50,7 @@ export const httpRequestTool: BuiltinTool = {
     }
 
     try {
-      const res = await fetch(url, { method, headers, body, redirect: 'manual', signal: ctx.signal });
+      const res = await sendPinned(url, { method, headers, body, signal: ctx.signal }, pinned);
       return {
         status: res.status,
         headers: collectHeaders(res.headers),
@@ -85,6 +91,58 @@ function assertHostAllowed(url: URL, allowed: readonly string[]): void {
   if (allowed.some((entry) => candidates.has(entry.trim().toLowerCase()))) return;
   throw new RuntimeError('host_not_allowed', `http_request: host "${url.host}" is not on the allow-list`, {
     host: url.host,
+  });
+}
+
+/** The allow-list's hosts without ports, lower-case: an address on it is named explicitly. */
+function allowedNames(allowed: readonly string[]): Set<string> {
+  return new Set(
+    allowed.map((entry) => {
+      const e = entry.trim().toLowerCase();
+      if (e.startsWith('[')) return e.slice(1, e.indexOf(']'));
+      // host:port, but not a bare IPv6 address (which has several colons)
+      return e.split(':').length === 2 ? e.slice(0, e.indexOf(':')) : e;
+    }),
+  );
+}
+
+/**
+ * One request over node:http(s), connected to the address checked above (its own lookup
+ * answers with it), so nothing resolves the name a second time. TLS still verifies the
+ * certificate against the host name. Redirects are not followed.
+ */
+function sendPinned(
+  url: URL,
+  {
+    method,
+    headers,
+    body,
+    signal,
+  }: { method: Method; headers: Record<string, string>; body: string | undefined; signal: AbortSignal },
+  pinned: CheckedAddress,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const lookupPinned: LookupFunction = (_host, options, callback) => {
+      if (options.all) callback(null, [{ address: pinned.address, family: pinned.family }]);
+      else callback(null, pinned.address, pinned.family);
+    };
+    const request = (url.protocol === 'https:' ? https : http).request(
+      url,
+      { method, headers, signal, lookup: lookupPinned },
+      (res) => {
+        const responseHeaders = new Headers();
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+          responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+        }
+        const status = res.statusCode ?? 0;
+        const noBody = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+        if (noBody) res.resume();
+        const stream = noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+        resolve(new Response(stream, { status, headers: responseHeaders }));
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
   });
 }
 
