@@ -37,6 +37,12 @@ export const ConfigSchema = z.object({
   audit: z
     .object({
       storage_type: z.enum(['memory', 'file', 'database']).default('file'),
+      /**
+       * strict: an action's action_started is stored before a tool with side effects runs, and
+       * its result is returned only once its closing event is stored (issue 15). relaxed:
+       * results return before their events are written (see the README for the loss window).
+       */
+      durability: z.enum(['strict', 'relaxed']).default('strict'),
       batch_size: positiveInt.default(1000),
       flush_interval: seconds.default(10),
       retention_days: positiveInt.default(90),
@@ -180,6 +186,7 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   AUDIT_STORAGE_TYPE: { key: 'audit.storage_type', kind: 'string' },
   AUDIT_BATCH_SIZE: { key: 'audit.batch_size', kind: 'int' },
   AUDIT_FLUSH_INTERVAL: { key: 'audit.flush_interval', kind: 'number' },
+  AUDIT_DURABILITY: { key: 'audit.durability', kind: 'string' },
   AUDIT_RETENTION_DAYS: { key: 'audit.retention_days', kind: 'int' },
   AUDIT_LOG_DIR: { key: 'audit.log_dir', kind: 'string' },
   AUDIT_MAX_FILE_SIZE: { key: 'audit.max_file_size', kind: 'bytes' },

@@ -115,7 +115,10 @@ export class AuditActor {
     const id = this.#nextProducer++;
     const transport = new MessagePortTransport<AuditMessage, SessionHostMessage>(port);
     transport.onMessage((message) => {
-      if (message.type === 'audit.append') this.#accept(id, message.events);
+      if (message.type === 'audit.append') {
+        this.#accept(id, message.events);
+        if (message.urgent) this.#batcher.urge();
+      }
     });
     this.#producers.set(id, transport);
     return id;

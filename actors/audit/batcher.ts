@@ -42,6 +42,13 @@ export class Batcher<P extends BatchPiece<P>> {
   readonly #maxInFlight: number;
   #retryDelayMs = 0;
   #stopped = false;
+  /** a producer waits for what is buffered (strict durability): write it without the interval */
+  #urgent = false;
+  #urgeScheduled = false;
+  /** batches numbered as they start; their acks leave in that order (see #release) */
+  #nextBatch = 0;
+  #nextRelease = 0;
+  readonly #finished = new Map<number, Map<number, number>>();
   readonly stats = { stored: 0, batches: 0, failedWrites: 0, lastFlushMs: 0 };
 
   constructor(options: {
@@ -81,6 +88,21 @@ export class Batcher<P extends BatchPiece<P>> {
     }
   }
 
+  /**
+   * Writes what is buffered as soon as this turn's appends are in (setImmediate), instead of
+   * after flush_interval: a producer waits for it. Appends from every producer that arrive
+   * before then share the one write, and its fsync or commit (group commit).
+   */
+  urge(): void {
+    this.#urgent = true;
+    if (this.#urgeScheduled) return;
+    this.#urgeScheduled = true;
+    setImmediate(() => {
+      this.#urgeScheduled = false;
+      if (!this.#stopped && this.#buffered > 0) this.#kick();
+    });
+  }
+
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
@@ -92,12 +114,12 @@ export class Batcher<P extends BatchPiece<P>> {
     // A second write starts only for a full batch: small ones wait for the first to finish.
     while (
       this.#inFlight.size < this.#maxInFlight &&
-      (this.#buffered >= this.#batchSize || (this.#inFlight.size === 0 && this.#buffered > 0))
+      (this.#buffered >= this.#batchSize || ((this.#inFlight.size === 0 || this.#urgent) && this.#buffered > 0))
     ) {
       const writing: Promise<void> = this.#writeLoop().finally(() => {
         this.#inFlight.delete(writing);
         if (this.#stopped) return;
-        if (this.#buffered >= this.#batchSize) this.#kick();
+        if (this.#buffered >= this.#batchSize || (this.#urgent && this.#buffered > 0)) this.#kick();
         else if (this.#buffered > 0 && !this.#timer) this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
       });
       this.#inFlight.add(writing);
@@ -106,6 +128,8 @@ export class Batcher<P extends BatchPiece<P>> {
 
   async #writeLoop(): Promise<void> {
     const batch = this.#take(this.#batchSize);
+    if (this.#buffered === 0) this.#urgent = false;
+    const order = this.#nextBatch++;
     const pieces = batch.map((e) => e.piece);
     let attempt = 0;
     for (;;) {
@@ -129,7 +153,21 @@ export class Batcher<P extends BatchPiece<P>> {
       perProducer.set(producer, (perProducer.get(producer) ?? 0) + piece.length);
     }
     this.stats.batches++;
-    for (const [producer, count] of perProducer) this.#onStored(producer, count);
+    this.#finished.set(order, perProducer);
+    this.#release();
+  }
+
+  /**
+   * Acknowledges finished batches in the order they started. With several writes in flight a
+   * later batch can commit first; acknowledged early, a producer counting acks would take an
+   * earlier event, still in flight, for stored (src/audit/emit.ts, durable()).
+   */
+  #release(): void {
+    for (let done = this.#finished.get(this.#nextRelease); done; done = this.#finished.get(this.#nextRelease)) {
+      this.#finished.delete(this.#nextRelease);
+      this.#nextRelease++;
+      for (const [producer, count] of done) this.#onStored(producer, count);
+    }
   }
 
   /** The oldest `count` events (fewer if fewer wait), the last piece cut to fit. */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AuditEvent } from '../../src/audit/events.ts';
 
 export const AuditMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('audit.append'), events: z.custom<AuditEvent[]>() }),
+  // urgent: a producer waits for these events to be stored (AUDIT_DURABILITY=strict)
+  z.object({ type: z.literal('audit.append'), events: z.custom<AuditEvent[]>(), urgent: z.boolean().optional() }),
 ]);
 export type AuditMessage = z.infer<typeof AuditMessageSchema>;

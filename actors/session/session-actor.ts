@@ -44,6 +44,8 @@ export interface SessionServices {
   executeCodeTimeoutMs: number;
   executeCodeMaxMemoryMb: number;
   executeCodeJail: JailLimits;
+  /** AUDIT_DURABILITY=strict: results wait for their closing events to be stored */
+  strictDurability: boolean;
 }
 
 const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
@@ -118,6 +120,7 @@ export class SessionActor {
       deadlines: this.#deadlines,
       validated: this.#validated,
       invokeContext: () => this.#invokeContext(),
+      durable: services.strictDurability ? () => services.outbox.durable() : () => undefined,
       onApprovalRequested: (approval) => this.#onApprovalRequested(approval),
       onApprovalSettled: () => this.#refreshWaitingState(),
     };
@@ -252,6 +255,9 @@ export class SessionActor {
     for (const r of results) this.#results.push(r);
     // Trim in chunks, not on every step: slicing a long array per action would dominate the cost.
     if (this.#results.length > 2 * MAX_KEPT_RESULTS) this.#results = this.#results.slice(-MAX_KEPT_RESULTS);
+    // Strict durability: the caller hears of a result only once its closing event is stored.
+    const stored = this.#scope.durable();
+    if (stored) await stored;
     return results;
   }
 

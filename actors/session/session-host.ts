@@ -58,7 +58,7 @@ export class SessionHost {
     });
     this.#toSupervisor = toSupervisor;
     this.#outbox = new AuditOutbox(
-      { send: (events: AuditEvent[]) => toAudit.send({ type: 'audit.append', events }) },
+      { send: (events: AuditEvent[], urgent: boolean) => toAudit.send({ type: 'audit.append', events, urgent }) },
       config.audit.producer_window,
     );
     toAudit.onMessage((m) => {
@@ -154,6 +154,7 @@ export class SessionHost {
       executeCodeTimeoutMs: r.execute_code_timeout_ms,
       executeCodeMaxMemoryMb: r.execute_code_max_memory_mb,
       executeCodeJail: this.#jail,
+      strictDurability: this.#config.audit.durability === 'strict',
     });
     this.#sessions.set(ctx.session_id, actor);
     if (ctx.mcp_servers.length > 0) {

@@ -31,7 +31,8 @@ const FLUSH_DELAY_MS = 2;
 const MAX_PENDING_EVENTS = 512;
 
 export interface AuditSink {
-  send(events: AuditEvent[]): void;
+  /** `urgent`: someone waits for these events to be stored (AUDIT_DURABILITY=strict) */
+  send(events: AuditEvent[], urgent: boolean): void;
 }
 
 /** An event whose content is fixed but which is not yet linked into its session's chain. */
@@ -51,6 +52,11 @@ export class AuditOutbox {
   #timer: NodeJS.Timeout | undefined;
   #unacked = 0;
   #waiters: Array<() => void> = [];
+  /** events pushed and acknowledged since the start: acks come in push order (batcher.ts) */
+  #pushedTotal = 0;
+  #ackedTotal = 0;
+  /** durable() callers, in the order of their tickets */
+  #durableWaiters: Array<{ ticket: number; resolve: () => void }> = [];
 
   constructor(sink: AuditSink, window: number) {
     this.#sink = sink;
@@ -60,6 +66,7 @@ export class AuditOutbox {
   push(event: UnlinkedEvent): void {
     this.#pending.push(event);
     this.#unacked++;
+    this.#pushedTotal++;
     if (this.#pending.length >= MAX_PENDING_EVENTS) this.flush();
     else if (!this.#timer) this.#timer = setTimeout(this.flush, FLUSH_DELAY_MS);
   }
@@ -74,10 +81,29 @@ export class AuditOutbox {
     // In emit order, so each session's events link in order.
     const batch = new Array<AuditEvent>(unlinked.length);
     for (let i = 0; i < unlinked.length; i++) batch[i] = unlinked[i]!.chain.link(unlinked[i]!);
-    this.#sink.send(batch);
+    this.#sink.send(batch, this.#durableWaiters.length > 0);
   };
 
+  /**
+   * Resolves once every event pushed so far is on stable storage (the store acknowledged it:
+   * fsync'd file, committed or spooled database write); undefined when it already is. Sends
+   * what is pending at once, marked urgent, so the audit actor writes without waiting for its
+   * flush interval; the waits of every session that asks in the meantime share that one write
+   * (group commit).
+   */
+  durable(): Promise<void> | undefined {
+    const ticket = this.#pushedTotal;
+    if (this.#ackedTotal >= ticket) return undefined;
+    const wait = new Promise<void>((resolve) => this.#durableWaiters.push({ ticket, resolve }));
+    this.flush();
+    return wait;
+  }
+
   ack(count: number): void {
+    this.#ackedTotal += count;
+    while (this.#durableWaiters.length > 0 && this.#durableWaiters[0]!.ticket <= this.#ackedTotal) {
+      this.#durableWaiters.shift()!.resolve();
+    }
     this.#unacked = Math.max(0, this.#unacked - count);
     if (this.#unacked < this.#window && this.#waiters.length > 0) {
       const waiters = this.#waiters;

@@ -39,6 +39,12 @@ export interface Capability {
   validate: ParamsValidator;
   /** MCP capabilities: the server they belong to */
   mcpServer?: { id: string; name: string };
+  /**
+   * Changes nothing outside the runtime (echo, sleep, read_file, an MCP tool that declares
+   * readOnlyHint): with AUDIT_DURABILITY=strict, only a capability without this flag waits for
+   * its action_started to be on stable storage before it runs.
+   */
+  readOnly?: boolean;
   invoke(params: Record<string, unknown>, ctx: InvokeContext): Promise<unknown>;
 }
 
@@ -151,6 +157,7 @@ export class CapabilityGraphBuilder {
         description: tool.description,
         inputSchema: tool.inputSchema,
         validate: compileParamsValidator(tool.inputSchema, `tool ${tool.name}`),
+        ...(tool.readOnly ? { readOnly: true } : {}),
         invoke: (params, ictx) => tool.run(params, ictx),
       });
     }

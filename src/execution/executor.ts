@@ -46,6 +46,11 @@ export interface ExecutionScope {
   validated: Set<string>;
   /** the same object for every action of the session once its sandbox exists */
   invokeContext(): InvokeBase | Promise<InvokeBase>;
+  /**
+   * AUDIT_DURABILITY=strict: resolves once every event emitted so far is on stable storage
+   * (undefined when it already is, and always in relaxed mode).
+   */
+  durable(): Promise<void> | undefined;
   onApprovalRequested(approval: PendingApproval): void;
   onApprovalSettled(): void;
 }
@@ -163,6 +168,11 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   started.requires_approval = needsApproval;
   started.approval_granted = needsApproval ? true : null;
   chain.emit(started);
+  // Strict durability: what is about to change the world is on record before it does.
+  if (!capability.readOnly) {
+    const stored = scope.durable();
+    if (stored) await stored;
+  }
   const runStartedAt = performance.now();
   let value: unknown;
   let failure: WireError | undefined;

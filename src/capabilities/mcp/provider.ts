@@ -128,6 +128,7 @@ class McpLiveView implements LiveCapabilities {
       inputSchema: tool.input_schema,
       validate: validatorFor(tool, serverId),
       mcpServer: { id: serverId, name: serverName },
+      ...(tool.read_only ? { readOnly: true } : {}),
       async invoke(params: Record<string, unknown>, ictx: InvokeContext): Promise<unknown> {
         const now = registry.get(key);
         if (!now?.connected) {

@@ -6,6 +6,7 @@ export const echoTool: BuiltinTool = {
   name: 'echo',
   description: 'Returns the message it is given.',
   version: '1.0.0',
+  readOnly: true,
   inputSchema: {
     type: 'object',
     properties: { message: { type: 'string' } },

@@ -13,6 +13,7 @@ export const readFileTool: BuiltinTool = {
   name: 'read_file',
   description: "Reads a UTF-8 text file from the session's sandbox directory.",
   version: '1.0.0',
+  readOnly: true,
   inputSchema: {
     type: 'object',
     properties: { path: { type: 'string', minLength: 1, description: 'relative to the sandbox' } },

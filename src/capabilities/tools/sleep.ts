@@ -9,6 +9,7 @@ export const sleepTool: BuiltinTool = {
   name: 'sleep',
   description: 'Waits for the given number of milliseconds.',
   version: '1.0.0',
+  readOnly: true,
   inputSchema: {
     type: 'object',
     properties: { ms: { type: 'integer', minimum: 0, maximum: MAX_SLEEP_MS } },

@@ -26,5 +26,7 @@ export interface BuiltinTool {
   description: string;
   version: string;
   inputSchema: Record<string, unknown>;
+  /** changes nothing outside the runtime (see Capability.readOnly) */
+  readOnly?: boolean;
   run(params: Record<string, unknown>, ctx: ToolContext): Promise<unknown>;
 }
