@@ -51,6 +51,10 @@ export const ConfigSchema = z.object({
       max_files: positiveInt.default(10),
       encryption_enabled: z.boolean().default(false),
       encryption_key: z.string().min(1).optional(),
+      /** signs the trail's checkpoints: key_id:hmac:<base64> or key_id:ed25519:<base64 PKCS#8>, comma-separated (the last signs) */
+      signing_key: z.string().min(1).optional(),
+      /** a checkpoint is written this often while events arrive (and after sessions end) */
+      checkpoint_interval_seconds: seconds.default(60),
       /** memory store: events kept before the oldest are dropped */
       memory_max_events: positiveInt.default(100_000),
       /** events a producer may have sent and not yet seen written; beyond it, producers wait */
@@ -187,6 +191,8 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   AUDIT_BATCH_SIZE: { key: 'audit.batch_size', kind: 'int' },
   AUDIT_FLUSH_INTERVAL: { key: 'audit.flush_interval', kind: 'number' },
   AUDIT_DURABILITY: { key: 'audit.durability', kind: 'string' },
+  AUDIT_SIGNING_KEY: { key: 'audit.signing_key', kind: 'string' },
+  AUDIT_CHECKPOINT_INTERVAL: { key: 'audit.checkpoint_interval_seconds', kind: 'number' },
   AUDIT_RETENTION_DAYS: { key: 'audit.retention_days', kind: 'int' },
   AUDIT_LOG_DIR: { key: 'audit.log_dir', kind: 'string' },
   AUDIT_MAX_FILE_SIZE: { key: 'audit.max_file_size', kind: 'bytes' },

@@ -47,6 +47,10 @@ export const ERROR_CATALOGUE = {
     status: 500,
     message: 'An encrypted audit record cannot be decrypted (unknown key id, bad tag or wrong record).',
   },
+  audit_signing_key_invalid: {
+    status: 500,
+    message: 'AUDIT_SIGNING_KEY must be key_id:hmac:<base64, 32+ bytes> or key_id:ed25519:<base64 PKCS#8>, comma-separated.',
+  },
   audit_encryption_key_invalid: {
     status: 500,
     message: 'AUDIT_ENCRYPTION_KEY must be a 32-byte key, or id:key pairs, each key base64 or 64 hex digits.',

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { type LoadOptions, loadConfig } from '../config/load.ts';
+import type { TrailProblem } from './audit/checkpoints.ts';
 import type { Config, ConfigInput } from '../config/schema.ts';
 import { type ApprovalListener, Supervisor } from '../actors/supervisor/supervisor.ts';
 import { McpGateway } from '../actors/mcp-gateway/gateway.ts';
@@ -262,9 +263,15 @@ export class Runtime {
       await this.#collectAudit();
       return this.#auditApi().count(q);
     },
-    verify: async (sessionId: string): Promise<VerifyResult> => {
+    /** the session's hash chain, and what the signed checkpoints certify of it (`problems`) */
+    verify: async (sessionId: string): Promise<VerifyResult & { problems: TrailProblem[] }> => {
       await this.#collectAudit();
       return this.#auditApi().verify(sessionId);
+    },
+    /** writes a signed checkpoint of every session head that moved, now */
+    checkpoint: async (): Promise<void> => {
+      await this.#collectAudit();
+      return this.#auditApi().checkpoint();
     },
     flush: async (): Promise<void> => {
       await this.#collectAudit();

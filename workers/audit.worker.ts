@@ -28,6 +28,7 @@ export const auditApi = {
   query: actor.query.bind(actor),
   count: actor.count.bind(actor),
   verify: actor.verify.bind(actor),
+  checkpoint: () => actor.checkpoint(),
   deleteOlderThan: actor.deleteOlderThan.bind(actor),
   flush: () => actor.flush(),
   health: () => actor.health(),

@@ -19,12 +19,15 @@ import {
   AuditQuerySchema,
   GENESIS_HASH,
 } from '../../src/audit/events.ts';
-import { type VerifyResult, verifyChain } from '../../src/audit/hash-chain.ts';
+import type { VerifyResult } from '../../src/audit/hash-chain.ts';
 import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
 import { type AuditStore, type RowBlockStore, takesRowBlocks } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
+import { type SigningKeys, type TrailProblem, parseSigningKeys } from '../../src/audit/checkpoints.ts';
+import { verifyTrail } from '../../src/audit/verify-trail.ts';
 import { Batcher } from './batcher.ts';
+import { Checkpointer } from './checkpointer.ts';
 import type { AuditMessage } from './messages.ts';
 import { Spool, SpoolingWriter } from './spool.ts';
 
@@ -59,10 +62,23 @@ export class AuditActor {
   #log: (msg: string) => void;
   /** database store only: batches go to a local spool while PostgreSQL cannot take them */
   readonly #spooler: SpoolingWriter | undefined;
+  readonly #keys: SigningKeys;
+  readonly #checkpointer: Checkpointer;
 
   constructor(config: Config['audit'], store: AuditStore, log: (msg: string) => void = () => {}) {
     this.#store = store;
     this.#log = log;
+    this.#keys = parseSigningKeys(config.signing_key);
+    this.#checkpointer = new Checkpointer({
+      store,
+      keys: this.#keys,
+      intervalMs: config.checkpoint_interval_seconds * 1000,
+      stored: async () => {
+        await this.#caughtUp();
+        await this.#batcher.flush();
+      },
+      log,
+    });
     const batching = {
       batchSize: config.batch_size,
       flushIntervalMs: config.flush_interval * 1000,
@@ -108,6 +124,7 @@ export class AuditActor {
   async init(): Promise<void> {
     await this.#store.init();
     await this.#spooler?.open();
+    await this.#checkpointer.open();
   }
 
   /** Connects a session host's audit port; returns its producer id. */
@@ -155,10 +172,19 @@ export class AuditActor {
     return this.#store.count(AuditQuerySchema.parse(q));
   }
 
-  async verify(sessionId: string): Promise<VerifyResult> {
+  async verify(sessionId: string): Promise<VerifyResult & { problems: TrailProblem[] }> {
     await this.#caughtUp();
     await this.#batcher.flush();
-    return verifyChain(sessionId, await this.#store.sessionEvents(sessionId));
+    const trail = await verifyTrail(this.#store, this.#keys, [sessionId]);
+    const chain = trail.sessions[0]!;
+    // The checkpoints' view of this session; a broken checkpoint chain concerns every session.
+    const problems = trail.problems.filter((p) => p.session_id === undefined || p.session_id === sessionId);
+    return { ...chain, ok: chain.ok && problems.length === 0, problems };
+  }
+
+  /** Writes a checkpoint of every head that moved, now (tests and `runtime.audit.checkpoint()`). */
+  async checkpoint(): Promise<void> {
+    await this.#checkpointer.write();
   }
 
   async deleteOlderThan(beforeIso: string): Promise<number> {
@@ -231,6 +257,8 @@ export class AuditActor {
 
   async close(): Promise<void> {
     await this.#batcher.flush();
+    // The last checkpoint certifies every head before the store closes.
+    await this.#checkpointer.close();
     this.#batcher.stop();
     for (const id of [...this.#producers.keys()]) this.detachProducer(id);
     // What is still spooled stays on disk and is replayed at the next start.
@@ -283,6 +311,7 @@ export class AuditActor {
   }
 
   #accept(producer: number, events: readonly AuditEvent[]): void {
+    this.#checkpointer.observe(events);
     for (const event of events) {
       if (event.event_type === 'session_ended') this.#chainHeads.delete(event.session_id);
       else this.#chainHeads.set(event.session_id, { seq: event.seq, hash: event.hash });

@@ -14,12 +14,17 @@ import { access, type FileHandle, mkdir, open, readdir, rename, unlink } from 'n
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { RuntimeError } from '../../errors.ts';
+import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
 import { syncDir } from '../sync-dir.ts';
 import { EventIdList, EventIdSet } from './event-ids.ts';
 
 const CURRENT_FILE = 'audit.jsonl';
+/** signed checkpoints (src/audit/checkpoints.ts), beside the event files; never rotated */
+const CHECKPOINT_FILE = 'checkpoints.jsonl';
+/** how many unreadable lines verify names one by one */
+const UNREADABLE_NAMED = 20;
 const FILE_NAME = /^audit(?:\.([1-9]\d*))?\.jsonl$/;
 const TEMP_FILE = /^\.audit.*\.tmp$/;
 const REWRITE_CHUNK_BYTES = 1 << 20;
@@ -42,6 +47,8 @@ export class FileAuditStore implements AuditStore {
   /** reused by every append (appends are serialised, and each waits for its write) */
   readonly #lines = new LineBuffer();
   #corruptLines = 0;
+  /** where the lines counted in #corruptLines are (the first UNREADABLE_NAMED of them) */
+  #corruptAt: Array<{ where: string; detail: string }> = [];
   /** set when a mutation failed half-way; the next one rebuilds its state from the files first */
   #stale = false;
   #tail: Promise<void> = Promise.resolve();
@@ -291,15 +298,66 @@ export class FileAuditStore implements AuditStore {
 
   async #forEachEvent(visit: (event: AuditEvent, index: number) => void): Promise<void> {
     let corrupt = 0;
+    const at: Array<{ where: string; detail: string }> = [];
     for (const index of await this.#fileIndexes()) {
+      let lineNumber = 0;
       await forEachLine(join(this.#dir, fileName(index)), (line) => {
+        lineNumber++;
         if (line.length === 0) return;
         const event = parseLine(line);
-        if (event) visit(event, index);
-        else corrupt++;
+        if (event) {
+          visit(event, index);
+          return;
+        }
+        corrupt++;
+        if (at.length < UNREADABLE_NAMED) {
+          at.push({ where: `${fileName(index)}:${lineNumber}`, detail: `not an audit event: ${JSON.stringify(line.slice(0, 80))}` });
+        }
       });
     }
+    if (corrupt > 0 && corrupt !== this.#corruptLines) {
+      console.warn(`audit file store: ${corrupt} unreadable line(s) in ${this.#dir}, first at ${at[0]?.where}`);
+    }
     this.#corruptLines = corrupt;
+    this.#corruptAt = at;
+  }
+
+  async appendCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    await this.#mutate(async () => {
+      const path = join(this.#dir, CHECKPOINT_FILE);
+      const handle = await open(path, 'a');
+      try {
+        await writeAll(handle, Buffer.from(`${JSON.stringify(checkpoint)}\n`));
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    return this.#shared(async () => {
+      const out: Checkpoint[] = [];
+      await forEachLine(join(this.#dir, CHECKPOINT_FILE), (line) => {
+        if (line.length === 0) return;
+        try {
+          out.push(JSON.parse(line) as Checkpoint);
+        } catch {
+          // A torn or edited line: verify reports the chain of checkpoints as broken there.
+          out.push({ seq: -1, created_at: '', prev_hash: '', events_total: 0, sessions: [], key_id: null, alg: 'none', hash: 'unreadable', signature: null });
+        }
+      });
+      return out;
+    });
+  }
+
+  async unreadable(): Promise<Array<{ where: string; detail: string }>> {
+    await this.#shared(() => this.#forEachEvent(() => {}));
+    const named = [...this.#corruptAt];
+    if (this.#corruptLines > named.length) {
+      named.push({ where: this.#dir, detail: `and ${this.#corruptLines - named.length} more unreadable line(s)` });
+    }
+    return named;
   }
 
   async #rotate(): Promise<void> {

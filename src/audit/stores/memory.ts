@@ -3,12 +3,14 @@
  * in one Map keyed by event_id; a Map iterates in insertion order, so its first entry is the
  * oldest event, which is what gets dropped when the store is full.
  */
+import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
 
 /** An in-memory AuditStore that keeps at most `maxEvents` events, dropping the oldest first. */
 export class MemoryAuditStore implements AuditStore {
   readonly kind = 'memory';
+  readonly #checkpoints: Checkpoint[] = [];
   readonly #maxEvents: number;
   readonly #events = new Map<string, AuditEvent>();
   /**
@@ -86,6 +88,18 @@ export class MemoryAuditStore implements AuditStore {
       status: 'healthy',
       detail: `${this.#events.size}/${this.#maxEvents} events, ${this.#dropped} dropped`,
     };
+  }
+
+  async appendCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    this.#checkpoints.push(structuredClone(checkpoint));
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    return structuredClone(this.#checkpoints);
+  }
+
+  async unreadable(): Promise<Array<{ where: string; detail: string }>> {
+    return [];
   }
 
   async close(): Promise<void> {}

@@ -20,6 +20,7 @@
  * connection's socket is destroyed, the client is discarded, and the write fails.
  */
 import path from 'node:path';
+import type { Checkpoint } from '../checkpoints.ts';
 import type { Socket } from 'node:net';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -175,6 +176,34 @@ export class PostgresCopyAuditStore implements RowBlockStore {
   async sessionEvents(sessionId: string): Promise<AuditEvent[]> {
     const { rows } = await this.#read<AuditRow>(sessionSql(sessionId));
     return rows.map((row) => this.#decode(row));
+  }
+
+  /** One row per checkpoint, committed before this resolves (migration 0003). */
+  async appendCheckpoint(c: Checkpoint): Promise<void> {
+    await this.#read({
+      text:
+        'INSERT INTO audit_checkpoints (seq, created_at, prev_hash, events_total, sessions, key_id, alg, hash, signature) ' +
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      values: [c.seq, c.created_at, c.prev_hash, c.events_total, JSON.stringify(c.sessions), c.key_id, c.alg, c.hash, c.signature],
+    });
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    const { rows } = await this.#read<Omit<Checkpoint, 'seq' | 'events_total' | 'created_at'> & { seq: string; events_total: string; created_at: Date }>({
+      text: 'SELECT seq, created_at, prev_hash, events_total, sessions, key_id, alg, hash, signature FROM audit_checkpoints ORDER BY seq',
+      values: [],
+    });
+    return rows.map((r) => ({
+      ...r,
+      seq: Number(r.seq),
+      events_total: Number(r.events_total),
+      created_at: r.created_at.toISOString(),
+    }));
+  }
+
+  /** Rows that cannot be read back are refused by the table's types and COPY: none to report. */
+  async unreadable(): Promise<Array<{ where: string; detail: string }>> {
+    return [];
   }
 
   /** Drops whole monthly partitions older than `before`, deletes the older rows of the month it falls in. */

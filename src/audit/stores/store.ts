@@ -8,6 +8,7 @@
  * - append() is idempotent by event_id: appending an event that is already stored is a no-op.
  * - query() returns events ordered by (timestamp, session_id, seq) ascending, after offset, at most limit.
  */
+import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import type { RowBlock } from './postgres/row-block.ts';
 
@@ -21,6 +22,12 @@ export interface AuditStore {
   sessionEvents(sessionId: string): Promise<AuditEvent[]>;
   /** deletes events older than `before`; returns how many were deleted */
   deleteOlderThan(before: Date): Promise<number>;
+  /** writes a signed checkpoint, durably as events are (src/audit/checkpoints.ts) */
+  appendCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** every checkpoint, in seq order, as stored (verify checks them) */
+  checkpoints(): Promise<Checkpoint[]>;
+  /** lines or rows that could not be read back as events: verify reports them, never skips silently */
+  unreadable(): Promise<Array<{ where: string; detail: string }>>;
   /** component health for /health */
   health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }>;
   close(): Promise<void>;

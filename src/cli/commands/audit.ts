@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../../config/load.ts';
-import { verifyChain } from '../../audit/hash-chain.ts';
+import { parseSigningKeys } from '../../audit/checkpoints.ts';
+import { verifyTrail } from '../../audit/verify-trail.ts';
 import { AuditQuerySchema } from '../../audit/events.ts';
 import { createAuditStore } from '../../audit/stores/index.ts';
 import type { AuditStore } from '../../audit/stores/store.ts';
@@ -56,8 +57,9 @@ async function verify(store: AuditStore, argv: string[]): Promise<number> {
   });
   const sessions = values.session ? [values.session] : await allSessions(store);
   let broken = 0;
-  for (const sessionId of sessions) {
-    const result = verifyChain(sessionId, await store.sessionEvents(sessionId));
+  const trail = await verifyTrail(store, parseSigningKeys(loadConfig().audit.signing_key), sessions);
+  for (const result of trail.sessions) {
+    const sessionId = result.session_id;
     if (!result.ok) broken++;
     if (values.json) {
       console.log(JSON.stringify(result));
@@ -75,8 +77,22 @@ async function verify(store: AuditStore, argv: string[]): Promise<number> {
       return EXIT_FAILED;
     }
   }
-  if (!values.json) console.log(`${sessions.length} session(s) checked, ${broken} broken`);
-  return broken === 0 ? EXIT_OK : EXIT_FAILED;
+  // What the signed checkpoints say is missing or recomputed, and lines the store could not read.
+  const problems = values.session
+    ? trail.problems.filter((p) => p.session_id === undefined || p.session_id === values.session)
+    : trail.problems;
+  for (const problem of problems) {
+    if (values.json) console.log(JSON.stringify({ problem: problem.kind, ...problem }));
+    else console.log(`${problem.kind.toUpperCase().padEnd(7)} ${problem.detail}`);
+  }
+  if (!values.json) {
+    console.log(
+      `${sessions.length} session(s) checked, ${broken} broken; ${trail.checkpoints} checkpoint(s)` +
+        `${trail.checkpoints > 0 && !trail.signed ? ' (unsigned: set AUDIT_SIGNING_KEY to detect a recomputed chain)' : ''}, ` +
+        `${problems.length} problem(s)`,
+    );
+  }
+  return broken === 0 && problems.length === 0 ? EXIT_OK : EXIT_FAILED;
 }
 
 async function allSessions(store: AuditStore): Promise<string[]> {

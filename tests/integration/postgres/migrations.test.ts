@@ -69,6 +69,7 @@ describe('migrate up / down through the CLI', () => {
     expect(up.code).toBe(0);
     expect(up.stdout).toContain('applied  0001_audit_events');
     expect(up.stdout).toContain('applied  0002_audit_roles');
+    expect(up.stdout).toContain('applied  0003_audit_checkpoints');
 
     const cols = await db.sql<{ column_name: string; data_type: string }>(
       `SELECT column_name, data_type FROM information_schema.columns
@@ -140,9 +141,13 @@ describe('migrate up / down through the CLI', () => {
     const status = await cli(db, 'migrate', 'status');
     expect(status.stdout).toMatch(/applied\s+0001_audit_events/);
     expect(status.stdout).toMatch(/applied\s+0002_audit_roles/);
+    expect(status.stdout).toMatch(/applied\s+0003_audit_checkpoints/);
   });
 
   it('5. down reverts one step at a time, --all the rest, and up again restores everything', async () => {
+    const checkpoints = await cli(db, 'migrate', 'down');
+    expect(checkpoints.stdout).toContain('reverted 0003_audit_checkpoints');
+    expect((await db.sql<{ t: string | null }>(`SELECT to_regclass('audit_checkpoints')::text AS t`))[0]!.t).toBeNull();
     const one = await cli(db, 'migrate', 'down');
     expect(one.stdout).toContain('reverted 0002_audit_roles');
     expect((await db.sql(`SELECT 1 FROM pg_policies WHERE tablename = 'audit_events'`)).length).toBe(0);
