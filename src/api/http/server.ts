@@ -84,6 +84,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     requestTimeout: server.request_timeout_seconds * 1000,
     http: { connectionsCheckingInterval: Math.min(1000, server.headers_timeout_seconds * 1000) },
     clientErrorHandler,
+    // Errors of the router itself (a path whose %-escapes are not UTF-8, say) in the API's own
+    // error format, like every other answer (issue 15: found by tests/e2e/http-fuzz.test.ts).
+    frameworkErrors: (err, _request, reply) => {
+      void (reply as FastifyReply)
+        .status(400)
+        .send({ error: { code: 'invalid_request', message: `bad request: ${err.message}` } });
+    },
   });
   // Node wants headersTimeout ≤ requestTimeout.
   app.server.headersTimeout = Math.min(server.headers_timeout_seconds, server.request_timeout_seconds) * 1000;
