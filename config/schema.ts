@@ -107,6 +107,12 @@ export const ConfigSchema = z.object({
       /** piscina pool size; 0 means one worker per core */
       workers: z.number().int().min(0).default(0),
       max_sessions: positiveInt.default(20_000),
+      /** active sessions one org may hold (0: no limit beyond max_sessions) */
+      org_max_sessions: z.number().int().min(0).default(0),
+      /** memory a session may keep (results, pending work); past it the session fails alone */
+      session_max_memory_bytes: positiveInt.default(64 * 1024 * 1024),
+      /** bytes a session's sandbox may hold (write_file); 0: no limit */
+      sandbox_max_bytes: z.number().int().min(0).default(0),
       /** V8 old-generation cap of a session worker, so a runaway session cannot take the host */
       worker_max_memory_mb: positiveInt.default(1024),
       /** worker deaths within restart_window_seconds before the runtime stops respawning */
@@ -220,6 +226,9 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   RUNTIME_MAX_SESSIONS: { key: 'runtime.max_sessions', kind: 'int' },
   RUNTIME_WORKER_MAX_MEMORY_MB: { key: 'runtime.worker_max_memory_mb', kind: 'int' },
   SANDBOX_DIR: { key: 'runtime.sandbox_dir', kind: 'string' },
+  ORG_MAX_SESSIONS: { key: 'runtime.org_max_sessions', kind: 'int' },
+  SESSION_MAX_MEMORY_BYTES: { key: 'runtime.session_max_memory_bytes', kind: 'bytes' },
+  SANDBOX_MAX_BYTES: { key: 'runtime.sandbox_max_bytes', kind: 'bytes' },
   EXECUTE_CODE_BWRAP: { key: 'runtime.execute_code_bwrap', kind: 'string' },
   EXECUTE_CODE_MAX_TOTAL_MEMORY_MB: { key: 'runtime.execute_code_max_total_memory_mb', kind: 'int' },
   EXECUTE_CODE_MAX_PROCESSES: { key: 'runtime.execute_code_max_processes', kind: 'int' },

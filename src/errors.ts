@@ -34,6 +34,12 @@ export const ERROR_CATALOGUE = {
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'The request body must be application/json.' },
   rate_limited: { status: 429, message: 'Too many requests for this token.' },
+  org_session_limit: { status: 429, message: 'The org holds its maximum of active sessions (ORG_MAX_SESSIONS).' },
+  sandbox_quota_exceeded: { status: 507, message: "The write would take the session's sandbox over SANDBOX_MAX_BYTES." },
+  session_memory_exceeded: {
+    status: 507,
+    message: 'The session keeps more memory than SESSION_MAX_MEMORY_BYTES allows; it failed alone.',
+  },
   tool_error: { status: 500, message: 'The tool failed.' },
   skill_error: { status: 500, message: 'The skill failed.' },
   code_execution_failed: { status: 500, message: 'execute_code could not run the code.' },

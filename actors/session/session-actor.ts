@@ -46,6 +46,10 @@ export interface SessionServices {
   executeCodeJail: JailLimits;
   /** AUDIT_DURABILITY=strict: results wait for their closing events to be stored */
   strictDurability: boolean;
+  /** SESSION_MAX_MEMORY_BYTES: what this session may keep before it fails alone */
+  maxMemoryBytes: number;
+  /** SANDBOX_MAX_BYTES (0: no limit) */
+  sandboxMaxBytes: number;
 }
 
 const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
@@ -70,6 +74,9 @@ export class SessionActor {
   #idle: (() => void) | undefined;
   readonly #history: ActionResult[][] = [];
   #results: ActionResult[] = [];
+  /** the size of each kept result (its JSON), and their sum: the memory this session holds */
+  #resultBytes: number[] = [];
+  #keptBytes = 0;
   #state: SessionState = 'running';
   #iteration = 0;
   #error: WireError | undefined;
@@ -252,9 +259,33 @@ export class SessionActor {
       this.#history.push(results);
       if (this.#history.length > 2 * MAX_KEPT_STEPS) this.#history.splice(0, this.#history.length - MAX_KEPT_STEPS);
     }
-    for (const r of results) this.#results.push(r);
+    for (const r of results) {
+      const bytes = resultBytes(r);
+      this.#results.push(r);
+      this.#resultBytes.push(bytes);
+      this.#keptBytes += bytes;
+    }
     // Trim in chunks, not on every step: slicing a long array per action would dominate the cost.
-    if (this.#results.length > 2 * MAX_KEPT_RESULTS) this.#results = this.#results.slice(-MAX_KEPT_RESULTS);
+    if (this.#results.length > 2 * MAX_KEPT_RESULTS) {
+      const drop = this.#results.length - MAX_KEPT_RESULTS;
+      for (let i = 0; i < drop; i++) this.#keptBytes -= this.#resultBytes[i]!;
+      this.#results = this.#results.slice(drop);
+      this.#resultBytes = this.#resultBytes.slice(drop);
+    }
+    // One session must not run its worker out of memory and take other orgs' sessions with it
+    // (issue 15): past its bound it fails alone, and what it kept is let go.
+    if (this.#keptBytes > this.#services.maxMemoryBytes) {
+      const error = new RuntimeError(
+        'session_memory_exceeded',
+        `the session keeps ${this.#keptBytes} bytes of results, more than SESSION_MAX_MEMORY_BYTES (${this.#services.maxMemoryBytes})`,
+      );
+      this.#results = [];
+      this.#resultBytes = [];
+      this.#keptBytes = 0;
+      this.#history.length = 0;
+      await this.#finish('failed', error);
+      throw error;
+    }
     // Strict durability: the caller hears of a result only once its closing event is stored.
     const stored = this.#scope.durable();
     if (stored) await stored;
@@ -370,6 +401,7 @@ export class SessionActor {
         executeCodeMaxMemoryMb: this.#services.executeCodeMaxMemoryMb,
         executeCodeJail: this.#services.executeCodeJail,
         executeCodeNetwork: this.ctx.policy.execute_code_network,
+        sandboxMaxBytes: this.#services.sandboxMaxBytes,
         // A copy: the chain keeps the draft until its event leaves, and the tool keeps its object.
         audit: (draft: AuditEventDraft) => this.#chain.emit({ ...draft }),
       });
@@ -382,4 +414,16 @@ export class SessionActor {
 function safeSegment(id: string): string {
   const readable = id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
   return `${readable}-${createHash('sha256').update(id).digest('hex').slice(0, 12)}`;
+}
+
+/** What a kept result costs, roughly: its JSON (UTF-16 units, 2 bytes each) and the record around it. */
+function resultBytes(result: ActionResult): number {
+  const value = result.success ? result.result : result.error;
+  let chars = 0;
+  try {
+    chars = value === undefined ? 0 : (JSON.stringify(value)?.length ?? 0);
+  } catch {
+    // not JSON (the executor already failed such an action): count the record only
+  }
+  return 2 * chars + 200;
 }

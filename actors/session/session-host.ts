@@ -155,6 +155,8 @@ export class SessionHost {
       executeCodeMaxMemoryMb: r.execute_code_max_memory_mb,
       executeCodeJail: this.#jail,
       strictDurability: this.#config.audit.durability === 'strict',
+      maxMemoryBytes: r.session_max_memory_bytes,
+      sandboxMaxBytes: r.sandbox_max_bytes,
     });
     this.#sessions.set(ctx.session_id, actor);
     if (ctx.mcp_servers.length > 0) {

@@ -24,6 +24,8 @@ export class SessionTable {
   readonly #entries = new Map<string, SessionEntry>();
   #active = 0;
   readonly #activeBySlot = new Map<number, number>();
+  /** active sessions of each org, for ORG_MAX_SESSIONS */
+  readonly #activeByOrg = new Map<string, number>();
 
   get(sessionId: string): SessionEntry | undefined {
     return this.#entries.get(sessionId);
@@ -35,7 +37,7 @@ export class SessionTable {
 
   add(entry: SessionEntry): void {
     this.#entries.set(entry.identity.session_id, entry);
-    if (!isTerminal(entry.state)) this.#countActive(entry.slot, +1);
+    if (!isTerminal(entry.state)) this.#countActive(entry, +1);
   }
 
   /** Moves a session to a terminal state once; returns false if it had already ended. */
@@ -43,14 +45,14 @@ export class SessionTable {
     const entry = this.#entries.get(sessionId);
     if (!entry || isTerminal(entry.state)) return false;
     entry.state = state;
-    this.#countActive(entry.slot, -1);
+    this.#countActive(entry, -1);
     return true;
   }
 
   remove(sessionId: string): void {
     const entry = this.#entries.get(sessionId);
     if (!entry) return;
-    if (!isTerminal(entry.state)) this.#countActive(entry.slot, -1);
+    if (!isTerminal(entry.state)) this.#countActive(entry, -1);
     this.#entries.delete(sessionId);
   }
 
@@ -62,9 +64,17 @@ export class SessionTable {
     return this.#activeBySlot.get(slot) ?? 0;
   }
 
-  #countActive(slot: number, delta: number): void {
+  activeOfOrg(orgId: string): number {
+    return this.#activeByOrg.get(orgId) ?? 0;
+  }
+
+  #countActive(entry: SessionEntry, delta: number): void {
     this.#active += delta;
-    this.#activeBySlot.set(slot, (this.#activeBySlot.get(slot) ?? 0) + delta);
+    this.#activeBySlot.set(entry.slot, (this.#activeBySlot.get(entry.slot) ?? 0) + delta);
+    const org = entry.identity.org_id;
+    const left = (this.#activeByOrg.get(org) ?? 0) + delta;
+    if (left > 0) this.#activeByOrg.set(org, left);
+    else this.#activeByOrg.delete(org);
   }
 
   activeOn(slot: number): SessionEntry[] {

@@ -169,6 +169,14 @@ export class Supervisor {
         `the runtime holds its maximum of ${this.#config.runtime.max_sessions} active sessions; retry later`,
       );
     }
+    // One org cannot take the runtime's capacity from the others (issue 15).
+    const orgLimit = this.#config.runtime.org_max_sessions;
+    if (orgLimit > 0 && this.#table.activeOfOrg(ctx.org_id) >= orgLimit) {
+      throw new RuntimeError(
+        'org_session_limit',
+        `org ${ctx.org_id} holds its maximum of ${orgLimit} active sessions (ORG_MAX_SESSIONS); end one first`,
+      );
+    }
     const slot = this.#placeSession();
     // The entry goes in before the worker answers, so concurrent creates see the load and the id.
     const entry: SessionEntry = {

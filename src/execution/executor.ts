@@ -325,6 +325,7 @@ class ActionContext implements InvokeContext {
   readonly executeCodeMaxMemoryMb: number;
   readonly executeCodeJail: InvokeBase['executeCodeJail'];
   readonly executeCodeNetwork: boolean;
+  readonly sandboxMaxBytes: number;
   readonly audit: InvokeBase['audit'];
   readonly action_id: string;
   readonly #run: ActionRun;
@@ -338,6 +339,7 @@ class ActionContext implements InvokeContext {
     this.executeCodeMaxMemoryMb = base.executeCodeMaxMemoryMb;
     this.executeCodeJail = base.executeCodeJail;
     this.executeCodeNetwork = base.executeCodeNetwork;
+    this.sandboxMaxBytes = base.sandboxMaxBytes;
     this.audit = base.audit;
     this.#run = run;
     this.action_id = actionId;

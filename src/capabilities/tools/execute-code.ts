@@ -85,7 +85,12 @@ export const executeCodeTool: BuiltinTool = {
       const script = path.join(scratch, 'main.mjs');
       await writeFile(script, code, { mode: 0o600 });
       await prepareJailFolders(sandbox, scratch, script);
-      const jailed = jailCommand(ctx.executeCodeJail, {
+      // No file it writes may be larger than the whole sandbox may hold.
+      const limits =
+        ctx.sandboxMaxBytes > 0
+          ? { ...ctx.executeCodeJail, maxFileBytes: Math.min(ctx.executeCodeJail.maxFileBytes, ctx.sandboxMaxBytes) }
+          : ctx.executeCodeJail;
+      const jailed = jailCommand(limits, {
         sandbox,
         scratch,
         nodeArgs: childArgs(sandbox, scratch, script, ctx),

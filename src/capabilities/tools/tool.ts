@@ -19,6 +19,8 @@ export interface ToolContext {
   executeCodeJail: JailLimits;
   /** the session policy's execute_code_network: the code may use the network */
   executeCodeNetwork: boolean;
+  /** SANDBOX_MAX_BYTES: what the session's sandbox may hold (0: no limit) */
+  sandboxMaxBytes: number;
 }
 
 export interface BuiltinTool {

@@ -56,6 +56,7 @@ function setup() {
     executeCodeMaxMemoryMb: 1,
     executeCodeJail: { bwrap: 'bwrap', maxTotalMemoryMb: 512, maxProcesses: 256, maxFileBytes: 1 },
     executeCodeNetwork: false,
+    sandboxMaxBytes: 0,
   });
   return { sent, registry, client, view, events, ictx };
 }

@@ -31,6 +31,7 @@ export async function makeSandbox(prefix = 'semibot-tools-'): Promise<TempSandbo
       executeCodeMaxMemoryMb: 256,
       executeCodeJail: TEST_JAIL,
       executeCodeNetwork: false,
+      sandboxMaxBytes: 0,
       ...overrides,
     }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
