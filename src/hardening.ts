@@ -16,7 +16,7 @@ import type { Config } from '../config/schema.ts';
 import { packagePath } from './package-paths.ts';
 
 export interface HardeningFinding {
-  check: 'secret_file_mode' | 'audit_dir_mode' | 'database_tls';
+  check: 'secret_file_mode' | 'audit_dir_mode' | 'database_tls' | 'audit_signing_key';
   /** the file, directory or setting concerned */
   subject: string;
   message: string;
@@ -68,6 +68,15 @@ export function checkHardening(input: HardeningInput): HardeningFinding[] {
   }
   const tls = databaseTlsFinding(config.database.url);
   if (tls) findings.push(tls);
+  if (config.environment === 'production' && !config.audit.signing_key) {
+    findings.push({
+      check: 'audit_signing_key',
+      subject: 'AUDIT_SIGNING_KEY',
+      message:
+        'AUDIT_SIGNING_KEY is not set: audit checkpoints are unsigned, so a trail edited and re-hashed by ' +
+        'someone with write access cannot be told from the real one (set key_id:hmac:<base64> or key_id:ed25519:<base64 PKCS#8>)',
+    });
+  }
   return findings;
 }
 

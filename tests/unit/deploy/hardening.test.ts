@@ -28,8 +28,32 @@ async function setup(envMode: number, auditMode: number, env: Record<string, str
 }
 
 describe('hardening checks at start-up', () => {
+  it('warns in production when AUDIT_SIGNING_KEY is not set (checkpoints would be unsigned)', async () => {
+    const key = `k1:hmac:${Buffer.alloc(32, 7).toString('base64')}`;
+    const bare = await setup(0o600, 0o750, { ENVIRONMENT: 'production' });
+    expect(
+      checkHardening({ config: bare.config, envFile: bare.envFile, configDir: dir, platform: 'linux' }).map(
+        (f) => f.check,
+      ),
+    ).toContain('audit_signing_key');
+    const signedConfig = loadConfig({
+      env: { ENV_FILE: bare.envFile, AUDIT_LOG_DIR: bare.auditDir, ENVIRONMENT: 'production', AUDIT_SIGNING_KEY: key },
+      configDir: dir,
+    });
+    expect(
+      checkHardening({
+        config: signedConfig,
+        envFile: bare.envFile,
+        configDir: dir,
+        platform: 'linux',
+      }).map((f) => f.check),
+    ).not.toContain('audit_signing_key');
+  });
+
   it('finds nothing on a private env file, a private audit directory and a local database', async () => {
-    const { envFile, config } = await setup(0o600, 0o750, { DATABASE_URL: 'postgres://semibot@127.0.0.1:5432/semibot' });
+    const { envFile, config } = await setup(0o600, 0o750, {
+      DATABASE_URL: 'postgres://semibot@127.0.0.1:5432/semibot',
+    });
     expect(checkHardening({ config, envFile, configDir: dir, platform: 'linux' })).toEqual([]);
   });
 
@@ -62,7 +86,11 @@ describe('hardening checks at start-up', () => {
     const { envFile, auditDir, config } = await setup(0o600, 0o777);
     const findings = checkHardening({ config, envFile, configDir: dir, platform: 'linux' });
     expect(findings).toEqual([
-      expect.objectContaining({ check: 'audit_dir_mode', subject: auditDir, message: expect.stringContaining('world-writable (mode 0777)') }),
+      expect.objectContaining({
+        check: 'audit_dir_mode',
+        subject: auditDir,
+        message: expect.stringContaining('world-writable (mode 0777)'),
+      }),
     ]);
   });
 
@@ -75,11 +103,15 @@ describe('hardening checks at start-up', () => {
     expect(databaseTlsFinding('postgres://u:p@db.internal:5432/semibot')?.message).toMatch(
       /db\.internal .*without sslmode.*sslmode=verify-full&sslrootcert=/,
     );
-    expect(databaseTlsFinding('postgres://u:p@db.internal/semibot?sslmode=require')?.message).toContain('with sslmode=require');
+    expect(databaseTlsFinding('postgres://u:p@db.internal/semibot?sslmode=require')?.message).toContain(
+      'with sslmode=require',
+    );
     expect(databaseTlsFinding('postgres://u:p@10.0.0.5/semibot?sslmode=disable')).toBeDefined();
     // the password never appears in the warning
     expect(databaseTlsFinding('postgres://u:hunter2@db.internal/semibot')?.message).not.toContain('hunter2');
-    expect(databaseTlsFinding('postgres://u@db.internal/semibot?sslmode=verify-full&sslrootcert=/etc/ca.pem')).toBeUndefined();
+    expect(
+      databaseTlsFinding('postgres://u@db.internal/semibot?sslmode=verify-full&sslrootcert=/etc/ca.pem'),
+    ).toBeUndefined();
     for (const local of [
       'postgres://u@127.0.0.1/semibot',
       'postgres://u@localhost:5432/semibot',
