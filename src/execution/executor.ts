@@ -60,8 +60,8 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   const { chain } = scope;
   const capability = scope.graph.get(action.name);
   const auditedParams = redactSecrets(action.params);
-  // Ways out before the run are module functions, not closures made for every action: under
-  // the TypeScript loader every closure costs a defineProperty for its name.
+  // Ways out before the run are module functions over one record, not closures made for every
+  // action (one allocation instead of several; it no longer hinges on the tsx loader's naming).
   const out: EarlyExit = { chain, action, auditedParams, startedAt };
 
   // 1. The capability graph: is the name known to this session?
