@@ -7,6 +7,8 @@ CREATE TABLE audit_checkpoints (
   prev_hash    text        NOT NULL,
   events_total bigint      NOT NULL,
   sessions     jsonb       NOT NULL,
+  -- set by retention: events older than this were deleted on purpose
+  retained_before text,
   key_id       text,
   alg          text        NOT NULL,
   hash         text        NOT NULL UNIQUE,

@@ -189,7 +189,10 @@ export class AuditActor {
 
   async deleteOlderThan(beforeIso: string): Promise<number> {
     await this.#batcher.flush();
-    return this.#store.deleteOlderThan(new Date(beforeIso));
+    const deleted = await this.#store.deleteOlderThan(new Date(beforeIso));
+    // Signed: what retention removed is not reported later as removed by someone else.
+    await this.#checkpointer.retained(new Date(beforeIso).toISOString());
+    return deleted;
   }
 
   async flush(): Promise<void> {

@@ -67,7 +67,13 @@ export class Checkpointer {
       const key = headKey(e.org_id, e.session_id);
       const known = this.#moved.get(key);
       if (!known || e.seq > known.seq)
-        this.#moved.set(key, { org_id: e.org_id, session_id: e.session_id, seq: e.seq, hash: e.hash });
+        this.#moved.set(key, {
+          org_id: e.org_id,
+          session_id: e.session_id,
+          seq: e.seq,
+          hash: e.hash,
+          timestamp: e.timestamp,
+        });
       if (e.event_type === 'session_ended') ended = true;
     }
     this.#eventsTotal += events.length;
@@ -82,8 +88,18 @@ export class Checkpointer {
 
   /** Writes a checkpoint of what moved (none when nothing did); failures keep the heads for the next. */
   write(): Promise<void> {
-    this.#writing = this.#writing.then(() => this.#writeOne());
+    this.#writing = this.#writing.then(() => this.#writeOne(null));
     return this.#writing;
+  }
+
+  /**
+   * Records, signed, that retention deleted the events older than `before`: verify then
+   * expects heads older than that to be gone, and still reports anything newer that is missing.
+   */
+  retained(before: string): Promise<void> {
+    const done = this.#writing.then(() => this.#writeOne(before));
+    this.#writing = done.catch(() => {});
+    return done;
   }
 
   async close(): Promise<void> {
@@ -92,8 +108,8 @@ export class Checkpointer {
     await this.write();
   }
 
-  async #writeOne(): Promise<void> {
-    if (this.#moved.size === 0) return;
+  async #writeOne(retainedBefore: string | null): Promise<void> {
+    if (this.#moved.size === 0 && retainedBefore === null) return;
     const moved = this.#moved;
     const eventsTotal = this.#eventsTotal;
     this.#moved = new Map();
@@ -106,6 +122,7 @@ export class Checkpointer {
           prev_hash: this.#last?.hash ?? CHECKPOINT_GENESIS,
           events_total: eventsTotal,
           sessions: [...moved.values()],
+          retained_before: retainedBefore,
         },
         this.#keys,
       );
@@ -115,6 +132,8 @@ export class Checkpointer {
       // Heads that moved again meanwhile are newer; the others go back for the next attempt.
       for (const [key, head] of moved) if (!this.#moved.has(key)) this.#moved.set(key, head);
       this.#log(`audit checkpoint not written (kept for the next one): ${(err as Error)?.message ?? err}`);
+      // A retention record that did not get written must fail the retention call that asked.
+      if (retainedBefore !== null) throw err;
     }
   }
 }

@@ -40,6 +40,8 @@ export interface CheckpointHead {
   session_id: string;
   seq: number;
   hash: string;
+  /** the head event's timestamp: retention may remove heads older than a signed cut-off */
+  timestamp: string;
 }
 
 export interface Checkpoint {
@@ -50,6 +52,8 @@ export interface Checkpoint {
   events_total: number;
   /** heads that moved since the previous checkpoint */
   sessions: CheckpointHead[];
+  /** set when retention deleted the events older than this (so their absence is expected) */
+  retained_before: string | null;
   key_id: string | null;
   alg: 'hmac-sha256' | 'ed25519' | 'none';
   hash: string;
@@ -143,7 +147,8 @@ function checkpointHash(c: UnsignedCheckpoint & Pick<Checkpoint, 'key_id' | 'alg
     c.events_total,
     c.key_id,
     c.alg,
-    c.sessions.map((s) => [s.org_id, s.session_id, s.seq, s.hash]),
+    c.retained_before,
+    c.sessions.map((s) => [s.org_id, s.session_id, s.seq, s.hash, s.timestamp]),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -179,6 +184,8 @@ export interface CheckpointVerdict {
   checkpoints: number;
   /** false when some checkpoint is unsigned: a recomputed chain cannot be told apart */
   signed: boolean;
+  /** the latest retention cut-off a valid checkpoint records: older heads may be gone */
+  retainedBefore: string | null;
 }
 
 export const headKey = (orgId: string, sessionId: string) => `${orgId}\u0000${sessionId}`;
@@ -189,7 +196,9 @@ export function foldCheckpoints(checkpoints: readonly Checkpoint[], keys: Signin
   const heads = new Map<string, CheckpointHead>();
   let prev: Checkpoint | undefined;
   let signed = checkpoints.length > 0;
+  let retainedBefore: string | null = null;
   for (const c of checkpoints) {
+    const problemsBefore = problems.length;
     if (checkpointHash(c) !== c.hash) {
       problems.push({
         kind: 'checkpoint_altered',
@@ -225,16 +234,27 @@ export function foldCheckpoints(checkpoints: readonly Checkpoint[], keys: Signin
       });
     }
     for (const head of c.sessions) heads.set(headKey(head.org_id, head.session_id), head);
+    // Only a checkpoint that checks out may excuse missing events (a forger cannot sign one).
+    if (
+      c.retained_before &&
+      problems.length === problemsBefore &&
+      (!retainedBefore || c.retained_before > retainedBefore)
+    ) {
+      retainedBefore = c.retained_before;
+    }
     prev = c;
   }
-  return { heads, problems, checkpoints: checkpoints.length, signed };
+  return { heads, problems, checkpoints: checkpoints.length, signed, retainedBefore };
 }
 
 /** Holds one session's stored events to the head the checkpoints certify for it. */
 export function checkSessionAgainstHead(
   head: CheckpointHead,
   events: ReadonlyArray<{ seq: number; hash: string; org_id: string }>,
+  retainedBefore: string | null = null,
 ): TrailProblem | undefined {
+  // Retention removed events older than a signed cut-off: a head from before it may be gone.
+  if (retainedBefore && head.timestamp < retainedBefore) return undefined;
   const own = events.filter((e) => e.org_id === head.org_id);
   const where = { session_id: head.session_id, org_id: head.org_id };
   if (own.length === 0) {

@@ -35,7 +35,7 @@ export async function verifyTrail(
   const checkAll = sessionIds.length === 0;
   for (const head of folded.heads.values()) {
     if (!checkAll && !only.has(head.session_id)) continue;
-    const problem = checkSessionAgainstHead(head, await store.sessionEvents(head.session_id));
+    const problem = checkSessionAgainstHead(head, await store.sessionEvents(head.session_id), folded.retainedBefore);
     if (problem) problems.push(problem);
   }
   for (const { where, detail } of await store.unreadable()) {

@@ -189,6 +189,41 @@ describe('issue-15: signed checkpoints, file store', () => {
     expect((await verdict(dir, `${KEY_A},${KEY_B}`)).problems).toEqual([]);
   });
 
+  it('does not report what retention deleted, and still reports what was deleted by hand after it', async () => {
+    const dir = await copy();
+    const runtime = createRuntime(
+      { audit: { storage_type: 'file', log_dir: dir, signing_key: KEY_A }, runtime: { workers: 1 } },
+      { env: { ENVIRONMENT: 'test' } },
+    );
+    await runtime.start();
+    // 1. Retention removes every event so far (a cut-off in the future); it is signed.
+    await runtime.audit.deleteOlderThan(new Date(Date.now() + 1000));
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = await runtime.createSession({ ...IDS, session_id: 'trail-later' });
+    await later.execute({ name: 'echo', params: { message: 'after retention' } });
+    await later.end();
+    await runtime.audit.checkpoint();
+    await runtime.stop();
+    const store = new FileAuditStore({ dir, maxFileSize: 100 * 1024 * 1024, maxFiles: 10 });
+    await store.init();
+    try {
+      expect((await verifyTrail(store, parseSigningKeys(KEY_A), [])).problems).toEqual([]);
+    } finally {
+      await store.close();
+    }
+    // 2. A session removed by hand after the cut-off is still named.
+    await editLines(dir, (lines) => lines.filter((l) => !l.includes('"session_id":"trail-later"')));
+    const again = new FileAuditStore({ dir, maxFileSize: 100 * 1024 * 1024, maxFiles: 10 });
+    await again.init();
+    try {
+      expect((await verifyTrail(again, parseSigningKeys(KEY_A), [])).problems).toContainEqual(
+        expect.objectContaining({ kind: 'removed_session', session_id: 'trail-later' }),
+      );
+    } finally {
+      await again.close();
+    }
+  });
+
   it('audit verify (the CLI) exits 1 and names the problem', async () => {
     const dir = await copy();
     await editLines(dir, (lines) => lines.slice(0, -1));

@@ -311,12 +311,17 @@ export class FileAuditStore implements AuditStore {
         }
         corrupt++;
         if (at.length < UNREADABLE_NAMED) {
-          at.push({ where: `${fileName(index)}:${lineNumber}`, detail: `not an audit event: ${JSON.stringify(line.slice(0, 80))}` });
+          at.push({
+            where: `${fileName(index)}:${lineNumber}`,
+            detail: `not an audit event: ${JSON.stringify(line.slice(0, 80))}`,
+          });
         }
       });
     }
     if (corrupt > 0 && corrupt !== this.#corruptLines) {
-      console.warn(`audit file store: ${corrupt} unreadable line(s) in ${this.#dir}, first at ${at[0]?.where}`);
+      console.warn(
+        `audit file store: ${corrupt} unreadable line(s) in ${this.#dir}, first at ${at[0]?.where}`,
+      );
     }
     this.#corruptLines = corrupt;
     this.#corruptAt = at;
@@ -344,7 +349,18 @@ export class FileAuditStore implements AuditStore {
           out.push(JSON.parse(line) as Checkpoint);
         } catch {
           // A torn or edited line: verify reports the chain of checkpoints as broken there.
-          out.push({ seq: -1, created_at: '', prev_hash: '', events_total: 0, sessions: [], key_id: null, alg: 'none', hash: 'unreadable', signature: null });
+          out.push({
+            seq: -1,
+            created_at: '',
+            prev_hash: '',
+            events_total: 0,
+            sessions: [],
+            retained_before: null,
+            key_id: null,
+            alg: 'none',
+            hash: 'unreadable',
+            signature: null,
+          });
         }
       });
       return out;
@@ -355,7 +371,10 @@ export class FileAuditStore implements AuditStore {
     await this.#shared(() => this.#forEachEvent(() => {}));
     const named = [...this.#corruptAt];
     if (this.#corruptLines > named.length) {
-      named.push({ where: this.#dir, detail: `and ${this.#corruptLines - named.length} more unreadable line(s)` });
+      named.push({
+        where: this.#dir,
+        detail: `and ${this.#corruptLines - named.length} more unreadable line(s)`,
+      });
     }
     return named;
   }
@@ -516,7 +535,6 @@ async function lastByte(path: string, size: number): Promise<number | undefined>
     await handle.close();
   }
 }
-
 
 function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && err.code === code;

@@ -182,15 +182,32 @@ export class PostgresCopyAuditStore implements RowBlockStore {
   async appendCheckpoint(c: Checkpoint): Promise<void> {
     await this.#read({
       text:
-        'INSERT INTO audit_checkpoints (seq, created_at, prev_hash, events_total, sessions, key_id, alg, hash, signature) ' +
-        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-      values: [c.seq, c.created_at, c.prev_hash, c.events_total, JSON.stringify(c.sessions), c.key_id, c.alg, c.hash, c.signature],
+        'INSERT INTO audit_checkpoints (seq, created_at, prev_hash, events_total, sessions, retained_before, key_id, alg, hash, signature) ' +
+        'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      values: [
+        c.seq,
+        c.created_at,
+        c.prev_hash,
+        c.events_total,
+        JSON.stringify(c.sessions),
+        c.retained_before,
+        c.key_id,
+        c.alg,
+        c.hash,
+        c.signature,
+      ],
     });
   }
 
   async checkpoints(): Promise<Checkpoint[]> {
-    const { rows } = await this.#read<Omit<Checkpoint, 'seq' | 'events_total' | 'created_at'> & { seq: string; events_total: string; created_at: Date }>({
-      text: 'SELECT seq, created_at, prev_hash, events_total, sessions, key_id, alg, hash, signature FROM audit_checkpoints ORDER BY seq',
+    const { rows } = await this.#read<
+      Omit<Checkpoint, 'seq' | 'events_total' | 'created_at'> & {
+        seq: string;
+        events_total: string;
+        created_at: Date;
+      }
+    >({
+      text: 'SELECT seq, created_at, prev_hash, events_total, sessions, retained_before, key_id, alg, hash, signature FROM audit_checkpoints ORDER BY seq',
       values: [],
     });
     return rows.map((r) => ({
