@@ -40,6 +40,7 @@ import { createLogger, type Logger } from './log.ts';
 import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
 import { assertJsonShape, type JsonLimits } from './json-limits.ts';
 import { parseAction, parseOrThrow } from './validation.ts';
+import { keyOf, parseSessionKey, type SessionKey } from './session-key.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
 import type { ClusterNode, SessionBackend } from './cluster/node.ts';
@@ -193,10 +194,10 @@ export class Runtime {
     };
     if (this.#cluster) {
       const placed = await this.#cluster.createSession(ctx);
-      return new Session(placed.backend, ctx.session_id, ctx.org_id, placed.capabilities, placed.state, this.config.limits);
+      return new Session(placed.backend, keyOf(ctx), placed.capabilities, placed.state, this.config.limits);
     }
     const started = await supervisor.createSession(ctx);
-    return new Session(supervisor, ctx.session_id, ctx.org_id, started.capabilities, started.state, this.config.limits);
+    return new Session(supervisor, keyOf(ctx), started.capabilities, started.state, this.config.limits);
   }
 
   /** Catalogue ids to their entries; a refusal is audited (in a record of its own) and thrown. */
@@ -233,14 +234,18 @@ export class Runtime {
     }
   }
 
-  /** A handle on an existing session (for the HTTP API and CLI). */
-  session(sessionId: string): Session {
+  /**
+   * A handle on an existing session (for the HTTP API and CLI). Session ids are unique within
+   * their org only (issue 15): name the org (the HTTP API always does, from the token); without
+   * it, the one session of that id is found, and several orgs' sessions of it are invalid_request.
+   */
+  session(sessionId: string, orgId?: string): Session {
     const supervisor = this.#running();
-    const org = supervisor.orgOf(sessionId);
-    const remote = org === undefined ? this.#cluster?.lookup(sessionId) : undefined;
-    if (remote) return new Session(remote.backend, sessionId, remote.org_id, [], 'running', this.config.limits);
-    if (org === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
-    return new Session(supervisor, sessionId, org, [], 'running', this.config.limits);
+    const key = supervisor.find(sessionId, orgId);
+    const remote = key === undefined ? this.#cluster?.lookup(sessionId, orgId) : undefined;
+    if (remote) return new Session(remote.backend, remote.key, [], 'running', this.config.limits);
+    if (key === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
+    return new Session(supervisor, key, [], 'running', this.config.limits);
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {
@@ -263,10 +268,20 @@ export class Runtime {
       await this.#collectAudit();
       return this.#auditApi().count(q);
     },
-    /** the session's hash chain, and what the signed checkpoints certify of it (`problems`) */
-    verify: async (sessionId: string): Promise<VerifyResult & { problems: TrailProblem[] }> => {
+    /**
+     * the session's hash chain, and what the signed checkpoints certify of it (`problems`); ids
+     * are unique within an org, so name the org when several orgs have a session of that id
+     */
+    verify: async (sessionId: string, orgId?: string): Promise<VerifyResult & { problems: TrailProblem[] }> => {
       await this.#collectAudit();
-      return this.#auditApi().verify(sessionId);
+      const { orgs, ...verdict } = await this.#auditApi().verify(sessionId, orgId);
+      if (orgs.length > 1) {
+        throw new RuntimeError(
+          'invalid_request',
+          `session id ${sessionId} exists in ${orgs.length} orgs (ids are unique within an org); name the org to verify one`,
+        );
+      }
+      return verdict;
     },
     /** writes a signed checkpoint of every session head that moved, now */
     checkpoint: async (): Promise<void> => {
@@ -373,22 +388,25 @@ export class Session {
   readonly #supervisor: SessionBackend;
   readonly id: string;
   readonly orgId: string;
+  /** how the runtime addresses this session: its org and id (ids are unique within an org) */
+  readonly key: SessionKey;
   readonly capabilities: CapabilitySummary[];
   readonly initialState: SessionState;
   readonly #limits: Readonly<JsonLimits>;
 
   constructor(
     supervisor: SessionBackend,
-    id: string,
-    orgId: string,
+    key: SessionKey,
     capabilities: CapabilitySummary[],
     state: SessionState,
     limits: Readonly<JsonLimits>,
   ) {
     this.#supervisor = supervisor;
     this.#limits = limits;
-    this.id = id;
-    this.orgId = orgId;
+    const { org_id, session_id } = parseSessionKey(key);
+    this.key = key;
+    this.id = session_id;
+    this.orgId = org_id;
     this.capabilities = capabilities;
     this.initialState = state;
   }
@@ -411,12 +429,12 @@ export class Session {
     } catch (err) {
       return Promise.reject(err);
     }
-    const results = this.#supervisor.execute(this.id, actions);
+    const results = this.#supervisor.execute(this.key, actions);
     return Array.isArray(input) ? results : results.then(firstResult);
   }
 
   run(): Promise<SessionStatus> {
-    return this.#supervisor.run(this.id);
+    return this.#supervisor.run(this.key);
   }
 
   approve(
@@ -430,19 +448,19 @@ export class Session {
       'invalid_request',
       'approval',
     );
-    return this.#supervisor.approve(this.id, actionId, decision);
+    return this.#supervisor.approve(this.key, actionId, decision);
   }
 
   cancel(reason?: string): Promise<SessionStatus> {
-    return this.#supervisor.cancel(this.id, reason);
+    return this.#supervisor.cancel(this.key, reason);
   }
 
   end(): Promise<SessionStatus> {
-    return this.#supervisor.end(this.id);
+    return this.#supervisor.end(this.key);
   }
 
   status(): Promise<SessionStatus> {
-    return this.#supervisor.status(this.id);
+    return this.#supervisor.status(this.key);
   }
 }
 

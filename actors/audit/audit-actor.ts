@@ -20,6 +20,7 @@ import {
   GENESIS_HASH,
 } from '../../src/audit/events.ts';
 import type { VerifyResult } from '../../src/audit/hash-chain.ts';
+import { keyOf } from '../../src/session-key.ts';
 import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
 import { type AuditStore, type RowBlockStore, takesRowBlocks } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
@@ -47,6 +48,9 @@ export interface AuditStats {
   /** database store only: batches waiting in the local spool, and replay counters */
   spool?: { records: number; bytes: number; dead_lettered: number } & SpoolingWriter['stats'];
 }
+
+/** One session's chain, what the checkpoints say of it, and every org that has a session of that id. */
+export type SessionVerdict = VerifyResult & { problems: TrailProblem[]; orgs: string[] };
 
 export class AuditActor {
   readonly #store: AuditStore;
@@ -151,10 +155,11 @@ export class AuditActor {
     // Let frames already queued on producer ports land first, so the chain head is current.
     await this.#caughtUp();
     const events = items.map(({ identity, draft }) => {
-      const head = this.#chainHeads.get(identity.session_id);
+      const key = keyOf(identity);
+      const head = this.#chainHeads.get(key);
       const event = buildEvent(identity, draft, head ? head.seq + 1 : 0, head?.hash ?? GENESIS_HASH);
       // Advance the head now: the next draft of this session links to this event.
-      this.#chainHeads.set(identity.session_id, { seq: event.seq, hash: event.hash });
+      this.#chainHeads.set(key, { seq: event.seq, hash: event.hash });
       return event;
     });
     this.#accept(SUPERVISOR_PRODUCER, events);
@@ -172,14 +177,21 @@ export class AuditActor {
     return this.#store.count(AuditQuerySchema.parse(q));
   }
 
-  async verify(sessionId: string): Promise<VerifyResult & { problems: TrailProblem[] }> {
+  /** One session's chain and what the checkpoints say of it; `orgId` picks the org's session of that id. */
+  async verify(sessionId: string, orgId?: string): Promise<SessionVerdict> {
     await this.#caughtUp();
     await this.#batcher.flush();
-    const trail = await verifyTrail(this.#store, this.#keys, [sessionId]);
+    const selector = orgId === undefined ? { session_id: sessionId } : { session_id: sessionId, org_id: orgId };
+    const trail = await verifyTrail(this.#store, this.#keys, [selector]);
+    // Without an org, the first org's chain; `orgs` lets the caller refuse an ambiguous id.
+    const orgs = trail.sessions.flatMap((s) => (s.org_id === undefined ? [] : [s.org_id]));
     const chain = trail.sessions[0]!;
     // The checkpoints' view of this session; a broken checkpoint chain concerns every session.
-    const problems = trail.problems.filter((p) => p.session_id === undefined || p.session_id === sessionId);
-    return { ...chain, ok: chain.ok && problems.length === 0, problems };
+    const org = chain.org_id ?? orgId;
+    const problems = trail.problems.filter(
+      (p) => p.session_id === undefined || (p.session_id === sessionId && (org === undefined || p.org_id === org)),
+    );
+    return { ...chain, ok: chain.ok && problems.length === 0, problems, orgs };
   }
 
   /** Writes a checkpoint of every head that moved, now (tests and `runtime.audit.checkpoint()`). */
@@ -316,8 +328,10 @@ export class AuditActor {
   #accept(producer: number, events: readonly AuditEvent[]): void {
     this.#checkpointer.observe(events);
     for (const event of events) {
-      if (event.event_type === 'session_ended') this.#chainHeads.delete(event.session_id);
-      else this.#chainHeads.set(event.session_id, { seq: event.seq, hash: event.hash });
+      // Keyed by org and id: two orgs' sessions "s1" are two chains (issue 15).
+      const key = keyOf(event);
+      if (event.event_type === 'session_ended') this.#chainHeads.delete(key);
+      else this.#chainHeads.set(key, { seq: event.seq, hash: event.hash });
     }
     this.#enqueue(producer, events);
   }

@@ -15,6 +15,7 @@
 import type { Config } from '../../config/schema.ts';
 import type { McpServerConfig } from '../../src/contracts.ts';
 import { RuntimeError } from '../../src/errors.ts';
+import { parseSessionKey, type SessionKey } from '../../src/session-key.ts';
 import type { Logger } from '../../src/log.ts';
 import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
 import { McpConnection } from './connection.ts';
@@ -24,7 +25,7 @@ export const IDLE_LINGER_MS = 30_000;
 
 interface Entry {
   connection: McpConnection;
-  sessions: Set<string>;
+  sessions: Set<SessionKey>;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -38,7 +39,7 @@ export class McpGateway {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #entries = new Map<string, Entry>();
-  readonly #sessionKeys = new Map<string, string[]>();
+  readonly #sessionKeys = new Map<SessionKey, string[]>();
   readonly #calls = new Map<string, AbortController>();
   readonly #listeners = new Set<(snapshot: McpServerSnapshot) => void>();
   #closed = false;
@@ -64,7 +65,7 @@ export class McpGateway {
    * already connected are asked for their list again.
    */
   async acquire(
-    sessionId: string,
+    session: SessionKey,
     orgId: string,
     servers: readonly McpServerConfig[],
     tools: { cached?: Readonly<Record<string, McpToolInfo[]>>; relist?: boolean } = {},
@@ -90,11 +91,11 @@ export class McpGateway {
         { org_id: orgId, servers: inUse.size, max },
       );
     }
-    this.#sessionKeys.set(sessionId, keys);
+    this.#sessionKeys.set(session, keys);
     const entries = servers.map((server, i) => this.#entry(keys[i]!, orgId, server));
     const wasConnected = entries.map((e) => e.connection.state === 'connected');
     for (const [i, entry] of entries.entries()) {
-      entry.sessions.add(sessionId);
+      entry.sessions.add(session);
       clearTimeout(entry.idleTimer);
       entry.idleTimer = undefined;
       const cachedTools = tools.cached?.[keys[i]!];
@@ -107,14 +108,14 @@ export class McpGateway {
   }
 
   /** The session ended: its connections may close once no session uses them. */
-  release(sessionId: string): void {
-    const keys = this.#sessionKeys.get(sessionId);
+  release(session: SessionKey): void {
+    const keys = this.#sessionKeys.get(session);
     if (!keys) return;
-    this.#sessionKeys.delete(sessionId);
+    this.#sessionKeys.delete(session);
     for (const key of keys) {
       const entry = this.#entries.get(key);
       if (!entry) continue;
-      entry.sessions.delete(sessionId);
+      entry.sessions.delete(session);
       if (entry.sessions.size > 0 || entry.idleTimer) continue;
       entry.idleTimer = setTimeout(() => {
         if (entry.sessions.size > 0) return;
@@ -129,10 +130,13 @@ export class McpGateway {
   async call(host: string, m: Extract<McpGatewayMessage, { type: 'mcp.call' }>): Promise<McpCallOutcome> {
     const entry = this.#entries.get(m.key);
     const noMeta = { duration_ms: 0, attempts: 0, server_name: entry?.connection.name ?? '' };
-    if (!entry?.sessions.has(m.session_id)) {
+    if (!entry?.sessions.has(m.session)) {
       return {
         ok: false,
-        error: { code: 'mcp_unavailable', message: `session ${m.session_id} has no MCP server ${m.key}` },
+        error: {
+          code: 'mcp_unavailable',
+          message: `session ${parseSessionKey(m.session).session_id} has no MCP server ${m.key}`,
+        },
         meta: noMeta,
       };
     }

@@ -6,6 +6,7 @@
  * (actors/session/messages.ts).
  */
 import { z } from 'zod';
+import type { SessionKey } from '../../src/session-key.ts';
 import type { WireError } from '../../src/errors.ts';
 
 /** One tool as the server lists it (tools/list), trimmed to what the runtime uses. */
@@ -51,7 +52,8 @@ export const McpGatewayMessageSchema = z.discriminatedUnion('type', [
     /** id chosen by the host, unique per host; the reply carries it back */
     call: z.number().int(),
     key: z.string(),
-    session_id: z.string(),
+    /** the calling session's SessionKey (src/session-key.ts) */
+    session: z.custom<SessionKey>((v) => typeof v === 'string'),
     tool: z.string(),
     args: z.record(z.string(), z.unknown()),
   }),

@@ -27,6 +27,7 @@ import type { CapabilityGraph } from '../../src/execution/capability-graph.ts';
 import { type ExecutionScope, type InvokeBase, executeAction } from '../../src/execution/executor.ts';
 import { RunDeadlines } from '../../src/execution/run-deadlines.ts';
 import { Semaphore } from '../../src/execution/semaphore.ts';
+import { keyOf, type SessionKey } from '../../src/session-key.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { JailLimits } from '../../src/capabilities/tools/jail.ts';
 import type { Planner } from './planners/planner.ts';
@@ -56,6 +57,8 @@ const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'can
 
 export class SessionActor {
   readonly ctx: SessionContext;
+  /** org and id: how the supervisor and host address this session (src/session-key.ts) */
+  readonly key: SessionKey;
   readonly #graph: CapabilityGraph;
   readonly #planner: Planner;
   readonly #services: SessionServices;
@@ -90,6 +93,7 @@ export class SessionActor {
 
   constructor(ctx: SessionContext, graph: CapabilityGraph, planner: Planner, services: SessionServices) {
     this.ctx = ctx;
+    this.key = keyOf(ctx);
     this.#graph = graph;
     this.#planner = planner;
     this.#services = services;
@@ -333,7 +337,7 @@ export class SessionActor {
 
   #onApprovalRequested(approval: PendingApproval): void {
     this.#refreshWaitingState();
-    this.#services.notify({ type: 'supervisor.approval_requested', session_id: this.ctx.session_id, approval });
+    this.#services.notify({ type: 'supervisor.approval_requested', session: this.key, approval });
   }
 
   #refreshWaitingState(): void {
@@ -367,7 +371,7 @@ export class SessionActor {
       });
       this.#services.notify({
         type: 'supervisor.session_ended',
-        session_id: this.ctx.session_id,
+        session: this.key,
         state,
         ...(this.#error ? { error: this.#error } : {}),
       });

@@ -19,6 +19,7 @@ import { McpCapabilityProvider, McpRegistry } from '../../src/capabilities/mcp/p
 import { loadSkills } from '../../src/capabilities/skills/loader.ts';
 import { RuntimeError, toWireError } from '../../src/errors.ts';
 import { CapabilityGraphBuilder } from '../../src/execution/capability-graph.ts';
+import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import type { AuditMessage } from '../audit/messages.ts';
 import type { McpServerSnapshot } from '../mcp-gateway/messages.ts';
@@ -32,13 +33,14 @@ export class SessionHost {
   readonly #config: Config;
   readonly #toSupervisor: Transport<SessionHostMessage, SupervisorMessage>;
   readonly #outbox: AuditOutbox;
-  readonly #sessions = new Map<string, SessionActor>();
+  /** by SessionKey: ids are unique within an org only (issue 15) */
+  readonly #sessions = new Map<SessionKey, SessionActor>();
   readonly #builder: CapabilityGraphBuilder;
   readonly #mailbox: Mailbox<SessionHostMessage>;
   readonly #mcpRegistry = new McpRegistry();
   readonly #mcpClient: McpCallClient;
-  /** session id → the MCP connection keys it uses, for connection events in its audit chain */
-  readonly #mcpKeys = new Map<string, Set<string>>();
+  /** session → the MCP connection keys it uses, for connection events in its audit chain */
+  readonly #mcpKeys = new Map<SessionKey, Set<string>>();
   #onShutdown: (() => void) | undefined;
   readonly shutDown: Promise<void>;
   /** execute_code's confinement, the same for every session of this host */
@@ -88,8 +90,8 @@ export class SessionHost {
   #handle(m: SessionHostMessage): void {
     if (m.type === 'session.audit_ack') return;
     if (m.type === 'session.forget') {
-      this.#sessions.delete(m.session_id);
-      this.#mcpKeys.delete(m.session_id);
+      this.#sessions.delete(m.session);
+      this.#mcpKeys.delete(m.session);
       return;
     }
     if (m.type === 'session.mcp_result') {
@@ -113,19 +115,19 @@ export class SessionHost {
       case 'session.start':
         return this.#start(m.ctx, m.mcp ?? []);
       case 'session.execute':
-        return this.#withSession(m.session_id, (s) => s.execute(m.actions));
+        return this.#withSession(m.session, (s) => s.execute(m.actions));
       case 'session.run':
-        return this.#withSession(m.session_id, (s) => s.run());
+        return this.#withSession(m.session, (s) => s.run());
       case 'session.approve':
-        return this.#withSession(m.session_id, (s) =>
+        return this.#withSession(m.session, (s) =>
           s.approve(m.action_id, m.decision, m.decision.decided_by ?? 'unknown'),
         );
       case 'session.cancel':
-        return this.#withSession(m.session_id, (s) => s.cancel(m.reason));
+        return this.#withSession(m.session, (s) => s.cancel(m.reason));
       case 'session.end':
-        return this.#withSession(m.session_id, (s) => s.end());
+        return this.#withSession(m.session, (s) => s.end());
       case 'session.status':
-        return this.#withSession(m.session_id, (s) => s.status());
+        return this.#withSession(m.session, (s) => s.status());
       case 'session.shutdown':
         return this.#shutdown();
       case 'session.flush_audit':
@@ -135,7 +137,8 @@ export class SessionHost {
   }
 
   async #start(ctx: SessionContext, mcp: McpServerSnapshot[]) {
-    if (this.#sessions.has(ctx.session_id)) {
+    const key = keyOf(ctx);
+    if (this.#sessions.has(key)) {
       throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);
     }
     for (const snapshot of mcp) this.#mcpRegistry.update(snapshot);
@@ -146,7 +149,7 @@ export class SessionHost {
     const actor = new SessionActor(ctx, graph, planner, {
       outbox: this.#outbox,
       notify: (message) => {
-        if (message.type === 'supervisor.session_ended') this.#scheduleForget(ctx.session_id);
+        if (message.type === 'supervisor.session_ended') this.#scheduleForget(key);
         this.#toSupervisor.send(message);
       },
       sandboxRoot: r.sandbox_dir,
@@ -158,9 +161,9 @@ export class SessionHost {
       maxMemoryBytes: r.session_max_memory_bytes,
       sandboxMaxBytes: r.sandbox_max_bytes,
     });
-    this.#sessions.set(ctx.session_id, actor);
+    this.#sessions.set(key, actor);
     if (ctx.mcp_servers.length > 0) {
-      this.#mcpKeys.set(ctx.session_id, new Set(ctx.mcp_servers.map((s) => mcpConnectionKey(ctx.org_id, s))));
+      this.#mcpKeys.set(key, new Set(ctx.mcp_servers.map((s) => mcpConnectionKey(ctx.org_id, s))));
       // Each server's state at start goes into the session's own chain, right after session_started.
       for (const snapshot of mcp) {
         const current = this.#mcpRegistry.get(snapshot.key) ?? snapshot;
@@ -174,9 +177,12 @@ export class SessionHost {
    * Runs `work` on the session's actor at once (no promise turn to look it up: this is every
    * action's way in); a missing session, or a handler that throws, becomes a rejection.
    */
-  #withSession(sessionId: string, work: (actor: SessionActor) => unknown): Promise<unknown> {
-    const actor = this.#sessions.get(sessionId);
-    if (!actor) return Promise.reject(new RuntimeError('session_not_found', `no session ${sessionId} on this worker`));
+  #withSession(key: SessionKey, work: (actor: SessionActor) => unknown): Promise<unknown> {
+    const actor = this.#sessions.get(key);
+    if (!actor) {
+      const { session_id } = parseSessionKey(key);
+      return Promise.reject(new RuntimeError('session_not_found', `no session ${session_id} on this worker`));
+    }
     try {
       return Promise.resolve(work(actor));
     } catch (err) {
@@ -184,9 +190,9 @@ export class SessionHost {
     }
   }
 
-  #scheduleForget(sessionId: string): void {
+  #scheduleForget(key: SessionKey): void {
     const ttlMs = this.#config.runtime.ended_session_ttl_seconds * 1000;
-    setTimeout(() => this.#sessions.delete(sessionId), ttlMs).unref();
+    setTimeout(() => this.#sessions.delete(key), ttlMs).unref();
   }
 
   /** A connection changed: newer state is kept; a connect or disconnect is audited in each session using it. */
@@ -194,9 +200,9 @@ export class SessionHost {
     const previous = this.#mcpRegistry.update(snapshot);
     if (previous === null) return;
     if (previous && previous.connected === snapshot.connected) return;
-    for (const [sessionId, keys] of this.#mcpKeys) {
+    for (const [session, keys] of this.#mcpKeys) {
       if (!keys.has(snapshot.key)) continue;
-      this.#sessions.get(sessionId)?.recordEvent(mcpConnectionEvent(snapshot, ''));
+      this.#sessions.get(session)?.recordEvent(mcpConnectionEvent(snapshot, ''));
     }
   }
 

@@ -4,7 +4,11 @@
 import { z } from 'zod';
 import type { PendingApproval, SessionState } from '../../src/contracts.ts';
 import type { WireError } from '../../src/errors.ts';
+import type { SessionKey } from '../../src/session-key.ts';
 import { McpGatewayMessageSchema } from '../mcp-gateway/messages.ts';
+
+/** a SessionKey (src/session-key.ts) */
+const session = z.custom<SessionKey>((v) => typeof v === 'string');
 
 export const SupervisorMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('supervisor.ready'), slot: z.number().int(), thread_id: z.number().int() }),
@@ -17,12 +21,12 @@ export const SupervisorMessageSchema = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('supervisor.approval_requested'),
-    session_id: z.string(),
+    session,
     approval: z.custom<PendingApproval>(),
   }),
   z.object({
     type: z.literal('supervisor.session_ended'),
-    session_id: z.string(),
+    session,
     state: z.custom<SessionState>(),
     error: z.custom<WireError>().optional(),
   }),

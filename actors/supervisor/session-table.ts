@@ -1,9 +1,14 @@
-/** The supervisor's table: session id → the worker slot it is pinned to and what is known of it. */
+/**
+ * The supervisor's table: session key (org and id: ids are unique within an org, issue 15) →
+ * the worker slot it is pinned to and what is known of it.
+ */
 import type { ActionResult, SessionState, SessionStatus } from '../../src/contracts.ts';
 import type { ChainIdentity } from '../../src/audit/emit.ts';
 import type { Action } from '../../src/contracts.ts';
+import { keyOf, type SessionKey } from '../../src/session-key.ts';
 
 export interface SessionEntry {
+  key: SessionKey;
   identity: ChainIdentity;
   slot: number;
   state: SessionState;
@@ -21,39 +26,45 @@ export function isTerminal(state: SessionState): boolean {
 }
 
 export class SessionTable {
-  readonly #entries = new Map<string, SessionEntry>();
+  readonly #entries = new Map<SessionKey, SessionEntry>();
   #active = 0;
   readonly #activeBySlot = new Map<number, number>();
   /** active sessions of each org, for ORG_MAX_SESSIONS */
   readonly #activeByOrg = new Map<string, number>();
 
-  get(sessionId: string): SessionEntry | undefined {
-    return this.#entries.get(sessionId);
+  get(key: SessionKey): SessionEntry | undefined {
+    return this.#entries.get(key);
   }
 
-  has(sessionId: string): boolean {
-    return this.#entries.has(sessionId);
+  has(key: SessionKey): boolean {
+    return this.#entries.has(key);
+  }
+
+  /** Every session with this id, whatever its org (for callers that do not name the org). */
+  withId(sessionId: string): SessionEntry[] {
+    return [...this.#entries.values()].filter((e) => e.identity.session_id === sessionId);
   }
 
   add(entry: SessionEntry): void {
-    this.#entries.set(entry.identity.session_id, entry);
+    if (entry.key !== keyOf(entry.identity)) throw new Error('session entry: key and identity disagree');
+    this.#entries.set(entry.key, entry);
     if (!isTerminal(entry.state)) this.#countActive(entry, +1);
   }
 
   /** Moves a session to a terminal state once; returns false if it had already ended. */
-  end(sessionId: string, state: SessionState): boolean {
-    const entry = this.#entries.get(sessionId);
+  end(key: SessionKey, state: SessionState): boolean {
+    const entry = this.#entries.get(key);
     if (!entry || isTerminal(entry.state)) return false;
     entry.state = state;
     this.#countActive(entry, -1);
     return true;
   }
 
-  remove(sessionId: string): void {
-    const entry = this.#entries.get(sessionId);
+  remove(key: SessionKey): void {
+    const entry = this.#entries.get(key);
     if (!entry) return;
     if (!isTerminal(entry.state)) this.#countActive(entry, -1);
-    this.#entries.delete(sessionId);
+    this.#entries.delete(key);
   }
 
   get active(): number {

@@ -38,6 +38,7 @@ import type {
 } from '../../src/contracts.ts';
 import { RuntimeError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
+import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import { workerEntry } from '../../src/worker-entry.ts';
 import type { AuditApi } from '../../workers/audit.worker.ts';
@@ -91,7 +92,7 @@ export class Supervisor {
   readonly #restart: RestartPolicy;
   readonly #approvalListeners = new Set<ApprovalListener>();
   /** told when a session reaches a terminal state (the cluster registry listens; issue 6) */
-  readonly #endedListeners = new Set<(sessionId: string, state: SessionState) => void>();
+  readonly #endedListeners = new Set<(key: SessionKey, state: SessionState) => void>();
   readonly #workerCount: number;
   #pool: Piscina | undefined;
   #stopping = false;
@@ -149,7 +150,7 @@ export class Supervisor {
     return () => this.#approvalListeners.delete(listener);
   }
 
-  onSessionEnded(listener: (sessionId: string, state: SessionState) => void): () => void {
+  onSessionEnded(listener: (key: SessionKey, state: SessionState) => void): () => void {
     this.#endedListeners.add(listener);
     return () => this.#endedListeners.delete(listener);
   }
@@ -160,7 +161,9 @@ export class Supervisor {
     capabilities: CapabilitySummary[];
   }> {
     if (this.#stopping) throw new RuntimeError('runtime_stopping');
-    if (this.#table.has(ctx.session_id)) {
+    // Ids are unique within an org (issue 15): another org's "s1" is not this one's concern.
+    const key = keyOf(ctx);
+    if (this.#table.has(key)) {
       throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);
     }
     if (this.#table.active >= this.#config.runtime.max_sessions) {
@@ -180,6 +183,7 @@ export class Supervisor {
     const slot = this.#placeSession();
     // The entry goes in before the worker answers, so concurrent creates see the load and the id.
     const entry: SessionEntry = {
+      key,
       identity: {
         org_id: ctx.org_id,
         user_id: ctx.user_id,
@@ -194,7 +198,7 @@ export class Supervisor {
     this.#table.add(entry);
     try {
       // Connect (or join) the session's MCP servers first, so its graph holds their tools.
-      const mcp = this.#mcp && ctx.mcp_servers.length > 0 ? await this.#acquireMcp(this.#mcp, ctx) : undefined;
+      const mcp = this.#mcp && ctx.mcp_servers.length > 0 ? await this.#acquireMcp(this.#mcp, key, ctx) : undefined;
       await this.#slots.get(slot)!.ready;
       return await this.#ask<{ session_id: string; state: SessionState; capabilities: CapabilitySummary[] }>(
         slot,
@@ -202,8 +206,8 @@ export class Supervisor {
         { timeoutMs: CONTROL_ASK_TIMEOUT_MS },
       );
     } catch (err) {
-      this.#mcp?.release(ctx.session_id);
-      this.#table.remove(ctx.session_id);
+      this.#mcp?.release(key);
+      this.#table.remove(key);
       throw err;
     }
   }
@@ -212,12 +216,12 @@ export class Supervisor {
    * The session's MCP servers and their tool lists: from the capability cache when the agent's
    * graph is cached (no server is asked), else listed by each server and then cached.
    */
-  async #acquireMcp(gateway: McpGateway, ctx: SessionContext): Promise<McpServerSnapshot[]> {
+  async #acquireMcp(gateway: McpGateway, session: SessionKey, ctx: SessionContext): Promise<McpServerSnapshot[]> {
     const cache = this.#capabilityCache;
-    if (!cache) return gateway.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers, { relist: true });
+    if (!cache) return gateway.acquire(session, ctx.org_id, ctx.mcp_servers, { relist: true });
     const { key, mcpTools } = await cache.lookup(ctx);
-    if (mcpTools) return gateway.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers, { cached: mcpTools });
-    const snapshots = await gateway.acquire(ctx.session_id, ctx.org_id, ctx.mcp_servers, { relist: true });
+    if (mcpTools) return gateway.acquire(session, ctx.org_id, ctx.mcp_servers, { cached: mcpTools });
+    const snapshots = await gateway.acquire(session, ctx.org_id, ctx.mcp_servers, { relist: true });
     await cache.remember(key, snapshots);
     return snapshots;
   }
@@ -226,10 +230,10 @@ export class Supervisor {
    * Not an async function: the hot path settles with one reaction on the reply (bookkeeping,
    * and the worker_crashed results), not with async frames and a tracking callback around it.
    */
-  execute(sessionId: string, inputs: ActionInput[]): Promise<ActionResult[]> {
+  execute(key: SessionKey, inputs: ActionInput[]): Promise<ActionResult[]> {
     let entry: SessionEntry;
     try {
-      entry = this.#entry(sessionId);
+      entry = this.#entry(key);
       this.#refuseEnded(entry);
     } catch (err) {
       return Promise.reject(err);
@@ -246,7 +250,7 @@ export class Supervisor {
       (id) => {
         req = id;
         entry.inflight.set(id, actions);
-        return { type: 'session.execute', req: id, session_id: sessionId, actions };
+        return { type: 'session.execute', req: id, session: key, actions };
       },
       { timeoutMs: Number.POSITIVE_INFINITY },
     );
@@ -275,12 +279,12 @@ export class Supervisor {
     return settled;
   }
 
-  async run(sessionId: string): Promise<SessionStatus> {
-    const entry = this.#entry(sessionId);
+  async run(key: SessionKey): Promise<SessionStatus> {
+    const entry = this.#entry(key);
     this.#refuseEnded(entry);
     try {
       return await this.#track(
-        this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.run', req, session_id: sessionId }), {
+        this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.run', req, session: key }), {
           timeoutMs: Number.POSITIVE_INFINITY,
         }),
       );
@@ -291,44 +295,44 @@ export class Supervisor {
     }
   }
 
-  async approve(sessionId: string, actionId: string, decision: ApprovalDecision): Promise<void> {
-    const entry = this.#entry(sessionId);
+  async approve(key: SessionKey, actionId: string, decision: ApprovalDecision): Promise<void> {
+    const entry = this.#entry(key);
     this.#refuseEnded(entry);
     await this.#ask(
       entry.slot,
-      (req) => ({ type: 'session.approve', req, session_id: sessionId, action_id: actionId, decision }),
+      (req) => ({ type: 'session.approve', req, session: key, action_id: actionId, decision }),
       { timeoutMs: CONTROL_ASK_TIMEOUT_MS },
     );
   }
 
-  async cancel(sessionId: string, reason = 'cancelled by the caller'): Promise<SessionStatus> {
-    const entry = this.#entry(sessionId);
+  async cancel(key: SessionKey, reason = 'cancelled by the caller'): Promise<SessionStatus> {
+    const entry = this.#entry(key);
     if (entry.finalStatus) return entry.finalStatus;
     return this.#ask<SessionStatus>(
       entry.slot,
-      (req) => ({ type: 'session.cancel', req, session_id: sessionId, reason }),
+      (req) => ({ type: 'session.cancel', req, session: key, reason }),
       {
         timeoutMs: CONTROL_ASK_TIMEOUT_MS,
       },
     );
   }
 
-  async end(sessionId: string): Promise<SessionStatus> {
-    const entry = this.#entry(sessionId);
+  async end(key: SessionKey): Promise<SessionStatus> {
+    const entry = this.#entry(key);
     if (entry.finalStatus) return entry.finalStatus;
     return this.#track(
-      this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.end', req, session_id: sessionId }), {
+      this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.end', req, session: key }), {
         timeoutMs: Number.POSITIVE_INFINITY,
       }),
     );
   }
 
-  async status(sessionId: string): Promise<SessionStatus> {
-    const entry = this.#entry(sessionId);
+  async status(key: SessionKey): Promise<SessionStatus> {
+    const entry = this.#entry(key);
     if (entry.finalStatus) return entry.finalStatus;
     return this.#ask<SessionStatus>(
       entry.slot,
-      (req) => ({ type: 'session.status', req, session_id: sessionId }),
+      (req) => ({ type: 'session.status', req, session: key }),
       {
         timeoutMs: CONTROL_ASK_TIMEOUT_MS,
       },
@@ -346,9 +350,23 @@ export class Supervisor {
     );
   }
 
-  /** The org a session belongs to (for API authorisation), or undefined. */
-  orgOf(sessionId: string): string | undefined {
-    return this.#table.get(sessionId)?.identity.org_id;
+  /**
+   * The key of a session held here: the org's session of that id, or, without an org, the one
+   * session of that id (undefined when none; invalid_request when several orgs have one).
+   */
+  find(sessionId: string, orgId?: string): SessionKey | undefined {
+    if (orgId !== undefined) {
+      const key = keyOf({ org_id: orgId, session_id: sessionId });
+      return this.#table.has(key) ? key : undefined;
+    }
+    const found = this.#table.withId(sessionId);
+    if (found.length > 1) {
+      throw new RuntimeError(
+        'invalid_request',
+        `session id ${sessionId} exists in ${found.length} orgs (ids are unique within an org); name the org`,
+      );
+    }
+    return found[0]?.key;
   }
 
   stats(): SupervisorStats {
@@ -367,8 +385,8 @@ export class Supervisor {
   }
 
   /** The worker slot and thread id a session is pinned to. */
-  placement(sessionId: string): { slot: number; thread_id: number } | undefined {
-    const entry = this.#table.get(sessionId);
+  placement(key: SessionKey): { slot: number; thread_id: number } | undefined {
+    const entry = this.#table.get(key);
     if (!entry) return undefined;
     return { slot: entry.slot, thread_id: this.#slots.get(entry.slot)?.threadId ?? -1 };
   }
@@ -466,10 +484,10 @@ export class Supervisor {
         this.#asks.resolve(m);
         return;
       case 'supervisor.approval_requested': {
-        const org = this.#table.get(m.session_id)?.identity.org_id ?? '';
+        const { org_id, session_id } = parseSessionKey(m.session);
         for (const listener of this.#approvalListeners) {
           try {
-            listener({ session_id: m.session_id, org_id: org, approval: m.approval });
+            listener({ session_id, org_id, approval: m.approval });
           } catch (err) {
             this.#log.error({ err }, 'approval listener failed');
           }
@@ -477,10 +495,10 @@ export class Supervisor {
         return;
       }
       case 'supervisor.session_ended':
-        this.#table.end(m.session_id, m.state);
-        this.#mcp?.release(m.session_id);
-        this.#forgetLater(m.session_id);
-        this.#emitEnded(m.session_id, m.state);
+        this.#table.end(m.session, m.state);
+        this.#mcp?.release(m.session);
+        this.#forgetLater(m.session);
+        this.#emitEnded(m.session, m.state);
         return;
       case 'mcp.call':
       case 'mcp.cancel':
@@ -595,10 +613,10 @@ export class Supervisor {
         started_at: entry.startedAt,
         ended_at: new Date().toISOString(),
       };
-      this.#table.end(entry.identity.session_id, 'failed');
-      this.#mcp?.release(entry.identity.session_id);
-      this.#forgetLater(entry.identity.session_id);
-      this.#emitEnded(entry.identity.session_id, 'failed');
+      this.#table.end(entry.key, 'failed');
+      this.#mcp?.release(entry.key);
+      this.#forgetLater(entry.key);
+      this.#emitEnded(entry.key, 'failed');
     }
     try {
       await this.#audit.appendChained(drafts);
@@ -654,9 +672,9 @@ export class Supervisor {
     return best;
   }
 
-  #entry(sessionId: string): SessionEntry {
-    const entry = this.#table.get(sessionId);
-    if (!entry) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
+  #entry(key: SessionKey): SessionEntry {
+    const entry = this.#table.get(key);
+    if (!entry) throw new RuntimeError('session_not_found', `no session ${parseSessionKey(key).session_id}`);
     return entry;
   }
 
@@ -669,18 +687,18 @@ export class Supervisor {
     }
   }
 
-  #emitEnded(sessionId: string, state: SessionState): void {
+  #emitEnded(key: SessionKey, state: SessionState): void {
     for (const listener of this.#endedListeners) {
       try {
-        listener(sessionId, state);
+        listener(key, state);
       } catch (err) {
         this.#log.error({ err }, 'session-ended listener failed');
       }
     }
   }
 
-  #forgetLater(sessionId: string): void {
+  #forgetLater(key: SessionKey): void {
     const ttlMs = this.#config.runtime.ended_session_ttl_seconds * 1000;
-    setTimeout(() => this.#table.remove(sessionId), ttlMs).unref();
+    setTimeout(() => this.#table.remove(key), ttlMs).unref();
   }
 }

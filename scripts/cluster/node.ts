@@ -14,11 +14,12 @@
 import { createRuntime, RuntimeError } from '../../src/index.ts';
 import type { ActionInput, AuditQuery, SessionRequest } from '../../src/index.ts';
 
+/** `org_id` names the org of `session_id` when several orgs have a session of that id */
 type Command =
   | { id: number; op: 'create'; request: SessionRequest }
-  | { id: number; op: 'execute'; session_id: string; actions: ActionInput[] }
-  | { id: number; op: 'approve'; session_id: string; action_id: string; granted: boolean }
-  | { id: number; op: 'status' | 'cancel' | 'end' | 'owner' | 'verify'; session_id: string }
+  | { id: number; op: 'execute'; session_id: string; org_id?: string; actions: ActionInput[] }
+  | { id: number; op: 'approve'; session_id: string; org_id?: string; action_id: string; granted: boolean }
+  | { id: number; op: 'status' | 'cancel' | 'end' | 'owner' | 'verify'; session_id: string; org_id?: string }
   | { id: number; op: 'audit'; query: AuditQuery }
   | { id: number; op: 'flush' | 'stats' | 'health' }
   /** times `count` echo actions one after another, here in the node (no IPC in the timing) */
@@ -37,22 +38,24 @@ async function handle(cmd: Command): Promise<unknown> {
   switch (cmd.op) {
     case 'create': {
       const s = await runtime.createSession(cmd.request);
-      return { session_id: s.id, owner: cluster.ownerOf(s.id) ?? cluster.nodeId };
+      return { session_id: s.id, owner: cluster.ownerOf(s.id, s.orgId) ?? cluster.nodeId };
     }
     case 'execute':
-      return runtime.session(cmd.session_id).execute(cmd.actions);
+      return runtime.session(cmd.session_id, cmd.org_id).execute(cmd.actions);
     case 'approve':
-      return runtime.session(cmd.session_id).approve(cmd.action_id, cmd.granted, { decided_by: cluster.nodeId });
+      return runtime
+        .session(cmd.session_id, cmd.org_id)
+        .approve(cmd.action_id, cmd.granted, { decided_by: cluster.nodeId });
     case 'status':
-      return runtime.session(cmd.session_id).status();
+      return runtime.session(cmd.session_id, cmd.org_id).status();
     case 'cancel':
-      return runtime.session(cmd.session_id).cancel();
+      return runtime.session(cmd.session_id, cmd.org_id).cancel();
     case 'end':
-      return runtime.session(cmd.session_id).end();
+      return runtime.session(cmd.session_id, cmd.org_id).end();
     case 'owner':
-      return cluster.ownerOf(cmd.session_id) ?? null;
+      return cluster.ownerOf(cmd.session_id, cmd.org_id) ?? null;
     case 'verify':
-      return runtime.audit.verify(cmd.session_id);
+      return runtime.audit.verify(cmd.session_id, cmd.org_id);
     case 'audit':
       return runtime.audit.query(cmd.query);
     case 'flush':

@@ -21,6 +21,7 @@
  * key is rotated by appending the new one. Without a key, checkpoints are written unsigned:
  * removal is still detected, a recomputed chain is not (verify says so).
  */
+import { sessionKey } from '../session-key.ts';
 import {
   createHash,
   createHmac,
@@ -188,7 +189,8 @@ export interface CheckpointVerdict {
   retainedBefore: string | null;
 }
 
-export const headKey = (orgId: string, sessionId: string) => `${orgId}\u0000${sessionId}`;
+/** One session's head, by org and session id (ids are unique within an org only). */
+export const headKey = sessionKey;
 
 /** Checks the checkpoint chain itself and folds it into the last certified head of each session. */
 export function foldCheckpoints(checkpoints: readonly Checkpoint[], keys: SigningKeys): CheckpointVerdict {

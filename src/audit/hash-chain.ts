@@ -73,6 +73,8 @@ export type ChainProblem = 'altered' | 'removed_or_reordered' | 'wrong_session';
 
 export interface VerifyResult {
   session_id: string;
+  /** the session's org (ids are unique within an org only); absent when it has no events */
+  org_id?: string;
   ok: boolean;
   events: number;
   /** the first event that breaks the chain, when ok is false */
@@ -81,20 +83,27 @@ export interface VerifyResult {
   complete: boolean;
 }
 
-/** Recomputes a session's chain. `events` may be in any order; they are sorted by seq. */
+/**
+ * Recomputes a session's chain. `events` may be in any order; they are sorted by seq. They are
+ * one org's session: split a store's events by org first (verifyTrail does).
+ */
 export function verifyChain(sessionId: string, events: readonly AuditEvent[]): VerifyResult {
   const sorted = [...events].sort((a, b) => a.seq - b.seq);
+  const orgId = sorted[0]?.org_id;
+  const org = orgId === undefined ? {} : { org_id: orgId };
   let prevHash = GENESIS_HASH;
   let expectedSeq = 0;
   for (const event of sorted) {
     const bad = (problem: ChainProblem, detail: string): VerifyResult => ({
       session_id: sessionId,
+      ...org,
       ok: false,
       events: sorted.length,
       first_bad: { seq: event.seq, event_id: event.event_id, problem, detail },
       complete: false,
     });
     if (event.session_id !== sessionId) return bad('wrong_session', `event belongs to ${event.session_id}`);
+    if (event.org_id !== orgId) return bad('wrong_session', `event belongs to org ${event.org_id}'s session`);
     if (event.seq !== expectedSeq) {
       return bad('removed_or_reordered', `expected seq ${expectedSeq}, found ${event.seq}`);
     }
@@ -108,6 +117,7 @@ export function verifyChain(sessionId: string, events: readonly AuditEvent[]): V
   }
   return {
     session_id: sessionId,
+    ...org,
     ok: true,
     events: sorted.length,
     complete: sorted.at(-1)?.event_type === 'session_ended',

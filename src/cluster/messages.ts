@@ -6,24 +6,28 @@
 import { z } from 'zod';
 import type { Action, ActionInput, ApprovalDecision, SessionContext } from '../contracts.ts';
 import type { WireError } from '../errors.ts';
+import type { SessionKey } from '../session-key.ts';
+
+/** a SessionKey (src/session-key.ts): ids are unique within an org only */
+const session = z.custom<SessionKey>((v) => typeof v === 'string');
 
 export const ClusterRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cluster.create_session'), ctx: z.custom<SessionContext>() }),
   z.object({
     type: z.literal('cluster.execute'),
-    session_id: z.string(),
+    session,
     actions: z.custom<Array<ActionInput | Action>>(),
   }),
-  z.object({ type: z.literal('cluster.run'), session_id: z.string() }),
+  z.object({ type: z.literal('cluster.run'), session }),
   z.object({
     type: z.literal('cluster.approve'),
-    session_id: z.string(),
+    session,
     action_id: z.string(),
     decision: z.custom<ApprovalDecision>(),
   }),
-  z.object({ type: z.literal('cluster.cancel'), session_id: z.string(), reason: z.string().optional() }),
-  z.object({ type: z.literal('cluster.end'), session_id: z.string() }),
-  z.object({ type: z.literal('cluster.status'), session_id: z.string() }),
+  z.object({ type: z.literal('cluster.cancel'), session, reason: z.string().optional() }),
+  z.object({ type: z.literal('cluster.end'), session }),
+  z.object({ type: z.literal('cluster.status'), session }),
   /** read-your-writes for audit queries: the node sends what its hosts and batcher hold */
   z.object({ type: z.literal('cluster.flush_audit') }),
 ]);

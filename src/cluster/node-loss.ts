@@ -17,6 +17,7 @@ import type * as Comlink from 'comlink';
 import { type ChainIdentity, buildEvent } from '../audit/emit.ts';
 import { type AuditEvent, type AuditEventDraft, GENESIS_HASH } from '../audit/events.ts';
 import type { AuditApi } from '../../workers/audit.worker.ts';
+import type { SessionRef } from '../session-key.ts';
 
 const HEAD_PAGE = 10_000;
 
@@ -30,11 +31,13 @@ export interface LostSession {
 /** The last stored event of a session (highest seq), or undefined. */
 export async function storedHead(
   audit: Comlink.Remote<AuditApi>,
-  sessionId: string,
+  session: SessionRef,
 ): Promise<Pick<AuditEvent, 'seq' | 'hash'> | undefined> {
   let head: Pick<AuditEvent, 'seq' | 'hash'> | undefined;
   for (let offset = 0; ; offset += HEAD_PAGE) {
-    const page = await audit.query({ session_id: sessionId, limit: HEAD_PAGE, offset });
+    // Ids are unique within an org only: another org's session of this id is another chain.
+    const query = { org_id: session.org_id, session_id: session.session_id, limit: HEAD_PAGE, offset };
+    const page = await audit.query(query);
     for (const e of page) if (!head || e.seq > head.seq) head = { seq: e.seq, hash: e.hash };
     if (page.length < HEAD_PAGE) return head;
   }

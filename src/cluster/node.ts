@@ -38,6 +38,7 @@ import type {
 } from '../contracts.ts';
 import { RuntimeError, fromWire, toWireError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { keyOf, parseSessionKey, sessionKey, type SessionKey } from '../session-key.ts';
 import { decodeFrame, encodeFrame } from '../transport/codec.ts';
 import { MessagePortTransport } from '../transport/message-port.ts';
 import type { ClusterReply, ClusterRequest, SessionRecord } from './messages.ts';
@@ -106,20 +107,20 @@ export class ClusterNode {
     this.#log = deps.log.child({ actor: 'cluster', node: nodeId });
     this.#registry = new Registry(nc, this.#cluster.name, this.#log);
     this.#remote = {
-      execute: (id: string, actions: ActionInput[]) =>
-        this.#forwardSession<ActionResult[]>(id, { type: 'cluster.execute', session_id: id, actions }, 'long'),
-      run: (id: string) => this.#forwardSession<SessionStatus>(id, { type: 'cluster.run', session_id: id }, 'long'),
-      approve: (id: string, action_id: string, decision: ApprovalDecision) =>
-        this.#forwardSession<void>(id, { type: 'cluster.approve', session_id: id, action_id, decision }, 'control'),
-      cancel: (id: string, reason?: string) =>
+      execute: (session: SessionKey, actions: ActionInput[]) =>
+        this.#forwardSession<ActionResult[]>(session, { type: 'cluster.execute', session, actions }, 'long'),
+      run: (session: SessionKey) => this.#forwardSession<SessionStatus>(session, { type: 'cluster.run', session }, 'long'),
+      approve: (session: SessionKey, action_id: string, decision: ApprovalDecision) =>
+        this.#forwardSession<void>(session, { type: 'cluster.approve', session, action_id, decision }, 'control'),
+      cancel: (session: SessionKey, reason?: string) =>
         this.#forwardSession<SessionStatus>(
-          id,
-          { type: 'cluster.cancel', session_id: id, ...(reason !== undefined ? { reason } : {}) },
+          session,
+          { type: 'cluster.cancel', session, ...(reason !== undefined ? { reason } : {}) },
           'control',
         ),
-      end: (id: string) => this.#forwardSession<SessionStatus>(id, { type: 'cluster.end', session_id: id }, 'long'),
-      status: (id: string) =>
-        this.#forwardSession<SessionStatus>(id, { type: 'cluster.status', session_id: id }, 'control'),
+      end: (session: SessionKey) => this.#forwardSession<SessionStatus>(session, { type: 'cluster.end', session }, 'long'),
+      status: (session: SessionKey) =>
+        this.#forwardSession<SessionStatus>(session, { type: 'cluster.status', session }, 'control'),
     };
   }
 
@@ -209,13 +210,29 @@ export class ClusterNode {
     return { ...(await this.#createLocal(ctx)), backend: this.#supervisor };
   }
 
-  /** Where a session lives, from the local copy of the registry (no network), or undefined. */
-  lookup(sessionId: string): { org_id: string; backend: SessionBackend } | undefined {
-    const rec = this.#registry.session(sessionId);
-    if (!rec) return undefined;
+  /**
+   * Where a session lives, from the local copy of the registry (no network), or undefined.
+   * Without an org, the one session of that id (invalid_request when several orgs have one).
+   */
+  lookup(sessionId: string, orgId?: string): { key: SessionKey; backend: SessionBackend } | undefined {
+    let key: SessionKey | undefined;
+    if (orgId !== undefined) {
+      key = sessionKey(orgId, sessionId);
+      if (!this.#registry.session(key)) return undefined;
+    } else {
+      const found = this.#registry.sessionsWithId(sessionId);
+      if (found.length > 1) {
+        throw new RuntimeError(
+          'invalid_request',
+          `session id ${sessionId} exists in ${found.length} orgs (ids are unique within an org); name the org`,
+        );
+      }
+      key = found[0];
+      if (key === undefined) return undefined;
+    }
     // Always the forwarder: it knows lost sessions, and for one registered here that the
     // supervisor no longer holds it still asks the supervisor (Runtime asked it first).
-    return { org_id: rec.value.org_id, backend: this.#remote };
+    return { key, backend: this.#remote };
   }
 
   /** Asks every other living node to send its held audit events to the shared store now. */
@@ -232,8 +249,9 @@ export class ClusterNode {
   }
 
   /** The node a session is registered on (for tests and operations). */
-  ownerOf(sessionId: string): string | undefined {
-    return this.#registry.session(sessionId)?.value.node;
+  ownerOf(sessionId: string, orgId?: string): string | undefined {
+    const found = this.lookup(sessionId, orgId);
+    return found && this.#registry.session(found.key)?.value.node;
   }
 
   stats(): { node_id: string; living_nodes: string[]; connected: boolean } {
@@ -278,17 +296,17 @@ export class ClusterNode {
       case 'cluster.create_session':
         return this.#createLocal(req.ctx);
       case 'cluster.execute':
-        return sup.execute(req.session_id, req.actions as ActionInput[]);
+        return sup.execute(req.session, req.actions as ActionInput[]);
       case 'cluster.run':
-        return sup.run(req.session_id);
+        return sup.run(req.session);
       case 'cluster.approve':
-        return sup.approve(req.session_id, req.action_id, req.decision);
+        return sup.approve(req.session, req.action_id, req.decision);
       case 'cluster.cancel':
-        return sup.cancel(req.session_id, req.reason);
+        return sup.cancel(req.session, req.reason);
       case 'cluster.end':
-        return sup.end(req.session_id);
+        return sup.end(req.session);
       case 'cluster.status':
-        return sup.status(req.session_id);
+        return sup.status(req.session);
       case 'cluster.flush_audit':
         return Promise.all([sup.flushAudit(), this.#audit.flush()]).then(() => null);
     }
@@ -303,32 +321,33 @@ export class ClusterNode {
       state: 'running',
       started_at: new Date().toISOString(),
     };
-    // The id is claimed cluster-wide first: two nodes cannot start the same session id.
-    if (!(await this.#registry.claimSession(ctx.session_id, record))) {
+    // The id is claimed cluster-wide first: two nodes cannot start the same session of an org.
+    const key = keyOf(ctx);
+    if (!(await this.#registry.claimSession(key, record))) {
       throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);
     }
     try {
       return await this.#supervisor.createSession(ctx);
     } catch (err) {
-      await this.#registry.deleteSession(ctx.session_id).catch(() => {});
+      await this.#registry.deleteSession(key).catch(() => {});
       throw err;
     }
   }
 
-  async #onSessionEnded(sessionId: string, state: SessionState): Promise<void> {
+  async #onSessionEnded(key: SessionKey, state: SessionState): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const rec = this.#registry.session(sessionId) ?? (await this.#registry.fetchSession(sessionId).catch(() => undefined));
+      const rec = this.#registry.session(key) ?? (await this.#registry.fetchSession(key).catch(() => undefined));
       if (!rec || rec.value.node !== this.nodeId || TERMINAL.has(rec.value.state)) break;
       const ended = { ...rec.value, state, ended_at: new Date().toISOString() };
-      if (await this.#registry.updateSession(sessionId, ended, rec.revision).catch(() => false)) break;
-      await this.#registry.fetchSession(sessionId).catch(() => undefined);
+      if (await this.#registry.updateSession(key, ended, rec.revision).catch(() => false)) break;
+      await this.#registry.fetchSession(key).catch(() => undefined);
     }
-    this.#forgetLater(sessionId);
+    this.#forgetLater(key);
   }
 
-  #forgetLater(sessionId: string): void {
+  #forgetLater(key: SessionKey): void {
     const ttlMs = this.#config.runtime.ended_session_ttl_seconds * 1000;
-    setTimeout(() => void this.#registry.deleteSession(sessionId).catch(() => {}), ttlMs).unref();
+    setTimeout(() => void this.#registry.deleteSession(key).catch(() => {}), ttlMs).unref();
   }
 
   #onApprovalEvent(data: Uint8Array): void {
@@ -345,11 +364,11 @@ export class ClusterNode {
 
   // --- forwarding -----------------------------------------------------------------------------
 
-  async #forwardSession<T>(sessionId: string, req: ClusterRequest, kind: 'control' | 'long'): Promise<T> {
-    const rec = this.#registry.session(sessionId) ?? (await this.#registry.fetchSession(sessionId));
-    if (!rec) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
+  async #forwardSession<T>(key: SessionKey, req: ClusterRequest, kind: 'control' | 'long'): Promise<T> {
+    const rec = this.#registry.session(key) ?? (await this.#registry.fetchSession(key));
+    if (!rec) throw new RuntimeError('session_not_found', `no session ${parseSessionKey(key).session_id}`);
     if (rec.value.error?.code === 'node_lost') {
-      if (isStatusLike(req)) return lostStatus(sessionId, rec) as T;
+      if (isStatusLike(req)) return lostStatus(key, rec) as T;
       throw fromWire(rec.value.error);
     }
     if (rec.value.node === this.nodeId) {
@@ -361,10 +380,10 @@ export class ClusterNode {
     } catch (err) {
       // The owner died while we asked: a status (cancel, end) question still has an answer.
       if (!(err instanceof RuntimeError) || err.code !== 'node_lost' || !isStatusLike(req)) throw err;
-      const now = (await this.#registry.fetchSession(sessionId).catch(() => undefined)) ?? rec;
-      if (now.value.error?.code === 'node_lost') return lostStatus(sessionId, now) as T;
+      const now = (await this.#registry.fetchSession(key).catch(() => undefined)) ?? rec;
+      if (now.value.error?.code === 'node_lost') return lostStatus(key, now) as T;
       if (this.#registry.nodes().has(rec.value.node)) throw err; // not declared lost: a plain timeout
-      return lostStatus(sessionId, { ...now, value: { ...now.value, error: err.toWire() } }) as T;
+      return lostStatus(key, { ...now, value: { ...now.value, error: err.toWire() } }) as T;
     }
   }
 
@@ -512,7 +531,7 @@ export class ClusterNode {
 
   /** CAS every active session of `node` to failed/node_lost; audit the ones this node won. */
   async #failSessionsOf(node: string, why: string): Promise<void> {
-    for (const [sessionId, rec] of this.#registry.sessionsOn(node)) {
+    for (const [key, rec] of this.#registry.sessionsOn(node)) {
       if (TERMINAL.has(rec.value.state)) continue;
       const message = `node ${node} was lost (${why}); audited by node ${this.nodeId}`;
       const failed: SessionRecord = {
@@ -521,15 +540,15 @@ export class ClusterNode {
         ended_at: new Date().toISOString(),
         error: { code: 'node_lost', message, data: { node } },
       };
-      if (!(await this.#registry.updateSession(sessionId, failed, rec.revision))) continue; // another node won
-      const { org_id, user_id, agent_id } = rec.value;
-      const identity = { org_id, user_id, agent_id, session_id: sessionId };
+      if (!(await this.#registry.updateSession(key, failed, rec.revision))) continue; // another node won
+      const { user_id, agent_id } = rec.value;
+      const identity = { ...parseSessionKey(key), user_id, agent_id };
       const events = nodeLostEvents(
         { identity, lostNode: node, auditedBy: this.nodeId, message },
-        await storedHead(this.#audit, sessionId),
+        await storedHead(this.#audit, identity),
       );
       this.#auditOut?.send({ type: 'audit.append', events });
-      this.#forgetLater(sessionId);
+      this.#forgetLater(key);
     }
   }
 
@@ -563,10 +582,9 @@ function isRetryable(err: unknown): boolean {
   return /no responders|disconnect|reconnect|closed/i.test(`${e?.name ?? ''} ${e?.message ?? ''}`);
 }
 
-function lostStatus(sessionId: string, rec: Versioned<SessionRecord>): SessionStatus {
+function lostStatus(key: SessionKey, rec: Versioned<SessionRecord>): SessionStatus {
   return {
-    session_id: sessionId,
-    org_id: rec.value.org_id,
+    ...parseSessionKey(key),
     state: 'failed',
     iteration: 0,
     results: [],

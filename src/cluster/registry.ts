@@ -1,7 +1,7 @@
 /**
  * The cluster's shared state, in two JetStream key-value buckets, mirrored locally:
  *
- *   <cluster>_sessions   <session key> → SessionRecord (owner node, identity, state)
+ *   <cluster>_sessions   <kv key of org + session id> → SessionRecord (owner node, identity, state)
  *   <cluster>_nodes      <node id>     → NodeRecord (load; the key's age is the node's lease)
  *
  *   kv.watch() on both ──► #sessions / #nodes maps (every node keeps a full copy)
@@ -15,6 +15,7 @@ import type { KV, KvEntry, KvWatchEntry } from '@nats-io/kv';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, QueuedIterator } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
+import { parseSessionKey, type SessionKey } from '../session-key.ts';
 import { type NodeRecord, NodeRecordSchema, type SessionRecord, SessionRecordSchema } from './messages.ts';
 
 
@@ -25,13 +26,24 @@ export interface Versioned<T> {
   writtenAtMs: number;
 }
 
-/** KV keys allow [-_=a-zA-Z0-9] tokens; any other session id is stored base64url-encoded. */
-export function sessionKey(sessionId: string): string {
-  return /^[-\w=]{1,200}$/.test(sessionId) ? sessionId : `b64.${Buffer.from(sessionId).toString('base64url')}`;
+/**
+ * KV keys allow [-_=.a-zA-Z0-9] only: a session's key (its org and id, src/session-key.ts) is
+ * stored base64url-encoded. Ids are unique within an org (issue 15), so the bucket is keyed by both.
+ */
+export function kvSessionKey(key: SessionKey): string {
+  return `s.${Buffer.from(key).toString('base64url')}`;
 }
 
-function keyToSessionId(key: string): string {
-  return key.startsWith('b64.') ? Buffer.from(key.slice(4), 'base64url').toString() : key;
+/** The session key of a bucket key, or undefined for a key this version did not write. */
+function fromKvSessionKey(kvKey: string): SessionKey | undefined {
+  if (!kvKey.startsWith('s.')) return undefined;
+  const key = Buffer.from(kvKey.slice(2), 'base64url').toString();
+  try {
+    parseSessionKey(key);
+    return key as SessionKey;
+  } catch {
+    return undefined;
+  }
 }
 
 export class Registry {
@@ -39,7 +51,7 @@ export class Registry {
   readonly #log: Logger;
   #sessionsKv: KV | undefined;
   #nodesKv: KV | undefined;
-  readonly #sessions = new Map<string, Versioned<SessionRecord>>();
+  readonly #sessions = new Map<SessionKey, Versioned<SessionRecord>>();
   readonly #nodes = new Map<string, Versioned<NodeRecord>>();
   readonly #watches: QueuedIterator<KvWatchEntry>[] = [];
   #closed = false;
@@ -97,11 +109,11 @@ export class Registry {
 
   // --- sessions -----------------------------------------------------------------------------
 
-  /** Claims a session id for `record.node`; false when the id is already taken cluster-wide. */
-  async claimSession(sessionId: string, record: SessionRecord): Promise<boolean> {
+  /** Claims a session for `record.node`; false when its org already has that id cluster-wide. */
+  async claimSession(key: SessionKey, record: SessionRecord): Promise<boolean> {
     try {
-      const revision = await this.#kv('sessions').create(sessionKey(sessionId), JSON.stringify(record));
-      this.#setSession(sessionId, { value: record, revision, writtenAtMs: Date.now() });
+      const revision = await this.#kv('sessions').create(kvSessionKey(key), JSON.stringify(record));
+      this.#setSession(key, { value: record, revision, writtenAtMs: Date.now() });
       return true;
     } catch (err) {
       if (/wrong last sequence|exists/i.test((err as Error).message)) return false;
@@ -110,10 +122,10 @@ export class Registry {
   }
 
   /** Replaces a session's record if it is still at `revision`; false when someone else wrote first. */
-  async updateSession(sessionId: string, record: SessionRecord, revision: number): Promise<boolean> {
+  async updateSession(key: SessionKey, record: SessionRecord, revision: number): Promise<boolean> {
     try {
-      const next = await this.#kv('sessions').update(sessionKey(sessionId), JSON.stringify(record), revision);
-      this.#setSession(sessionId, { value: record, revision: next, writtenAtMs: Date.now() });
+      const next = await this.#kv('sessions').update(kvSessionKey(key), JSON.stringify(record), revision);
+      this.#setSession(key, { value: record, revision: next, writtenAtMs: Date.now() });
       return true;
     } catch (err) {
       if (/wrong last sequence/i.test((err as Error).message)) return false;
@@ -121,26 +133,31 @@ export class Registry {
     }
   }
 
-  async deleteSession(sessionId: string): Promise<void> {
-    await this.#kv('sessions').delete(sessionKey(sessionId));
-    this.#sessions.delete(sessionId);
+  async deleteSession(key: SessionKey): Promise<void> {
+    await this.#kv('sessions').delete(kvSessionKey(key));
+    this.#sessions.delete(key);
   }
 
   /** The local copy's record of a session (no network). */
-  session(sessionId: string): Versioned<SessionRecord> | undefined {
-    return this.#sessions.get(sessionId);
+  session(key: SessionKey): Versioned<SessionRecord> | undefined {
+    return this.#sessions.get(key);
+  }
+
+  /** Every session of that id in the local copy, whatever its org (for callers that name no org). */
+  sessionsWithId(sessionId: string): SessionKey[] {
+    return [...this.#sessions.keys()].filter((key) => parseSessionKey(key).session_id === sessionId);
   }
 
   /** The record from the bucket itself, for a session the local copy has not seen yet. */
-  async fetchSession(sessionId: string): Promise<Versioned<SessionRecord> | undefined> {
-    const entry = await this.#kv('sessions').get(sessionKey(sessionId));
+  async fetchSession(key: SessionKey): Promise<Versioned<SessionRecord> | undefined> {
+    const entry = await this.#kv('sessions').get(kvSessionKey(key));
     if (entry?.operation !== 'PUT') return undefined;
     const v = this.#decodeSession(entry);
-    if (v) this.#setSession(sessionId, v);
+    if (v) this.#setSession(key, v);
     return v;
   }
 
-  sessionsOn(node: string): Array<[string, Versioned<SessionRecord>]> {
+  sessionsOn(node: string): Array<[SessionKey, Versioned<SessionRecord>]> {
     return [...this.#sessions].filter(([, v]) => v.value.node === node);
   }
 
@@ -187,7 +204,8 @@ export class Registry {
   }
 
   #applySession(e: KvEntry): void {
-    const id = keyToSessionId(e.key);
+    const id = fromKvSessionKey(e.key);
+    if (id === undefined) return;
     if (e.operation !== 'PUT') {
       this.#sessions.delete(id);
       return;
@@ -196,7 +214,7 @@ export class Registry {
     if (v) this.#setSession(id, v);
   }
 
-  #setSession(id: string, v: Versioned<SessionRecord>): void {
+  #setSession(id: SessionKey, v: Versioned<SessionRecord>): void {
     // A watch entry may arrive after our own newer write: keep the higher revision.
     const known = this.#sessions.get(id);
     if (!known || known.revision <= v.revision) this.#sessions.set(id, v);

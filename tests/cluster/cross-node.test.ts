@@ -145,4 +145,34 @@ describe('a three-node cluster', () => {
       });
     }
   });
+  it('lets another org use an id that one org holds on another node; each node reaches each org\'s own (issue 15)', async () => {
+    const first = await create(0, { session_id: 'cluster-shared-id' });
+    const elsewhere = otherThan(first.owner);
+    const second = await c.nodes[elsewhere]!.call<{ session_id: string; owner: string }>('create', {
+      request: request({ session_id: 'cluster-shared-id', org_id: 'other-org' }),
+    });
+    expect(second.session_id).toBe('cluster-shared-id');
+    for (const node of c.nodes) {
+      for (const org of [IDS.org_id, 'other-org']) {
+        const [r] = await node.call<ActionResult[]>('execute', {
+          session_id: 'cluster-shared-id',
+          org_id: org,
+          actions: [{ name: 'echo', params: { message: org } }],
+        });
+        expect(r).toMatchObject({ success: true, result: { message: org } });
+      }
+    }
+    await c.nodes[0]!.call('cancel', { session_id: 'cluster-shared-id', org_id: 'other-org' });
+    const kept = await c.nodes[elsewhere]!.call<SessionStatus>('status', {
+      session_id: 'cluster-shared-id',
+      org_id: IDS.org_id,
+    });
+    expect(kept).toMatchObject({ org_id: IDS.org_id, state: 'running' });
+    expect(kept.results).toHaveLength(3);
+    await c.nodes[0]!.call('end', { session_id: 'cluster-shared-id', org_id: IDS.org_id });
+    for (const org of [IDS.org_id, 'other-org']) {
+      const verified = await c.nodes[1]!.call<VerifyResult>('verify', { session_id: 'cluster-shared-id', org_id: org });
+      expect(verified).toMatchObject({ ok: true, org_id: org, complete: true });
+    }
+  });
 });

@@ -286,6 +286,7 @@ export function auditStoreContract(name: string, makeStore: MakeStore): void {
         expect(trail).toStrictEqual(a);
         expect(verifyChain('sess-a', trail)).toStrictEqual({
           session_id: 'sess-a',
+          org_id: a[0]!.org_id,
           ok: true,
           events: a.length,
           complete: true,

@@ -59,14 +59,13 @@ function actionsOf(body: unknown): ActionInput[] {
 export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const { runtime } = deps;
 
-  /** The session, if it exists and belongs to the token's org (else 404, never "it exists elsewhere"). */
+  /**
+   * The token's org's session of that id (else 404). Ids are unique within an org (issue 15):
+   * another org's session of the same id is never found, and never said to exist.
+   */
   const sessionFor = (request: FastifyRequest): Session => {
     const { id } = request.params as { id: string };
-    const session = runtime.session(id);
-    const org = deps.principal(request).org_id;
-    if (org !== undefined && session.orgId !== org)
-      throw new RuntimeError('session_not_found', `no session ${id}`);
-    return session;
+    return runtime.session(id, deps.principal(request).org_id);
   };
 
   const refuseWhileDraining = () => {

@@ -6,6 +6,7 @@
  */
 import type { McpCallOutcome, McpGatewayMessage } from '../../../actors/mcp-gateway/messages.ts';
 import { RuntimeError } from '../../errors.ts';
+import type { SessionKey } from '../../session-key.ts';
 import type { InvokeContext } from '../../execution/capability-graph.ts';
 
 interface Pending {
@@ -28,7 +29,7 @@ export class McpCallClient {
    */
   call(
     key: string,
-    sessionId: string,
+    session: SessionKey,
     tool: string,
     args: Record<string, unknown>,
     cancel: Pick<InvokeContext, 'signal' | 'onCancel'>,
@@ -56,7 +57,7 @@ export class McpCallClient {
       // An action that had already ended is not sent at all.
       if (!this.#pending.has(call)) return;
       sent = true;
-      this.#send({ type: 'mcp.call', call, key, session_id: sessionId, tool, args });
+      this.#send({ type: 'mcp.call', call, key, session, tool, args });
     });
   }
 

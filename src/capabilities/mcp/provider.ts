@@ -14,6 +14,7 @@
 import type { McpServerSnapshot, McpToolInfo } from '../../../actors/mcp-gateway/messages.ts';
 import type { SessionContext } from '../../contracts.ts';
 import { RuntimeError, toWireError } from '../../errors.ts';
+import { sessionKey } from '../../session-key.ts';
 import type {
   Capability,
   InvokeContext,
@@ -161,7 +162,7 @@ class McpLiveView implements LiveCapabilities {
         const startedAt = performance.now();
         let outcome: Awaited<ReturnType<McpCallClient['call']>>;
         try {
-          outcome = await client.call(key, ictx.session_id, tool.name, params, ictx);
+          outcome = await client.call(key, sessionKey(ictx.org_id, ictx.session_id), tool.name, params, ictx);
         } catch (err) {
           // Aborted here (action timeout or cancel): the gateway was told to cancel the request.
           const error = toWireError(err, 'action_cancelled');

@@ -51,8 +51,8 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
     try {
       const session = await runtime.createSession(request);
       if (interactive) {
-        runtime.onApprovalRequested(({ session_id, approval }) => {
-          if (session_id !== session.id) return;
+        runtime.onApprovalRequested(({ session_id, org_id, approval }) => {
+          if (session_id !== session.id || org_id !== session.orgId) return;
           void askOnTerminal(approval.name, approval.params, approval.expires_at).then((granted) =>
             session.approve(approval.action_id, granted, { decided_by: 'terminal', reason: granted ? 'approved on the terminal' : 'denied on the terminal' }).catch(() => {}),
           );
@@ -65,7 +65,7 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
       status = await session.run();
       await runtime.audit.flush();
       if (values.json) {
-        for await (const event of auditTrail((q) => runtime.audit.query(q), session.id)) {
+        for await (const event of auditTrail((q) => runtime.audit.query(q), session)) {
           process.stdout.write(`${JSON.stringify(event)}\n`);
         }
       } else {
@@ -79,11 +79,11 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
 };
 
 async function* auditTrail(
-  query: (q: { session_id: string; limit: number; offset: number }) => Promise<AuditEvent[]>,
-  sessionId: string,
+  query: (q: { org_id: string; session_id: string; limit: number; offset: number }) => Promise<AuditEvent[]>,
+  session: { id: string; orgId: string },
 ): AsyncGenerator<AuditEvent> {
   for (let offset = 0; ; offset += PAGE) {
-    const page = await query({ session_id: sessionId, limit: PAGE, offset });
+    const page = await query({ org_id: session.orgId, session_id: session.id, limit: PAGE, offset });
     yield* page.sort((a, b) => a.seq - b.seq);
     if (page.length < PAGE) return;
   }

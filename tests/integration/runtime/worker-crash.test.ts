@@ -14,7 +14,7 @@ describe('a worker thread that dies', () => {
     // Two sessions, one per worker (placement balances them).
     const doomed = await runtime.createSession({ ...IDS, tools: ['sleep'], skills: ['crash_worker'] });
     const bystander = await runtime.createSession({ ...IDS, tools: ['sleep'] });
-    expect(runtime.supervisor.placement(doomed.id)?.slot).not.toBe(runtime.supervisor.placement(bystander.id)?.slot);
+    expect(runtime.supervisor.placement(doomed.key)?.slot).not.toBe(runtime.supervisor.placement(bystander.key)?.slot);
 
     // 1. The bystander has an action in flight on the other worker.
     const bystanderResult = bystander.execute({ name: 'sleep', params: { ms: 300 } });

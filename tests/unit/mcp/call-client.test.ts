@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sessionKey } from '../../../src/session-key.ts';
 import type { McpGatewayMessage } from '../../../actors/mcp-gateway/messages.ts';
 import { McpCallClient } from '../../../src/capabilities/mcp/call-client.ts';
 import { RuntimeError } from '../../../src/errors.ts';
@@ -17,7 +18,7 @@ function setup() {
 describe('McpCallClient and the end of an action', () => {
   it('an action that ends while its call is out sends mcp.cancel and rejects with the reason', async () => {
     const { sent, client, run, ctx } = setup();
-    const call = client.call('k', 's', 'sleep', { ms: 1000 }, ctx);
+    const call = client.call('k', sessionKey('o', 's'), 'sleep', { ms: 1000 }, ctx);
     expect(sent.map((m) => m.type)).toEqual(['mcp.call']);
     run.fail(new RuntimeError('action_timeout', 'sleep exceeded 1 s'));
     await expect(call).rejects.toMatchObject({ code: 'action_timeout' });
@@ -28,13 +29,13 @@ describe('McpCallClient and the end of an action', () => {
   it('an action that has already ended sends nothing', async () => {
     const { sent, client, run, ctx } = setup();
     run.fail(new RuntimeError('action_cancelled', 'the session was cancelled'));
-    await expect(client.call('k', 's', 'echo', {}, ctx)).rejects.toMatchObject({ code: 'action_cancelled' });
+    await expect(client.call('k', sessionKey('o', 's'), 'echo', {}, ctx)).rejects.toMatchObject({ code: 'action_cancelled' });
     expect(sent).toEqual([]);
   });
 
   it('after the reply, the end of the action no longer reaches the call', async () => {
     const { sent, client, run, ctx } = setup();
-    const call = client.call('k', 's', 'echo', {}, ctx);
+    const call = client.call('k', sessionKey('o', 's'), 'echo', {}, ctx);
     const first = sent[0] as Extract<McpGatewayMessage, { type: 'mcp.call' }>;
     client.settle(first.call, OK);
     await expect(call).resolves.toEqual(OK);
@@ -45,14 +46,14 @@ describe('McpCallClient and the end of an action', () => {
   it('works the same through an AbortSignal when the caller has no onCancel hook', async () => {
     const { sent, client } = setup();
     const controller = new AbortController();
-    const call = client.call('k', 's', 'sleep', {}, { signal: controller.signal });
+    const call = client.call('k', sessionKey('o', 's'), 'sleep', {}, { signal: controller.signal });
     controller.abort(new RuntimeError('action_timeout', 'too slow'));
     await expect(call).rejects.toMatchObject({ code: 'action_timeout' });
     expect(sent.map((m) => m.type)).toEqual(['mcp.call', 'mcp.cancel']);
 
     const aborted = new AbortController();
     aborted.abort(new RuntimeError('action_cancelled'));
-    await expect(client.call('k', 's', 'echo', {}, { signal: aborted.signal })).rejects.toMatchObject({
+    await expect(client.call('k', sessionKey('o', 's'), 'echo', {}, { signal: aborted.signal })).rejects.toMatchObject({
       code: 'action_cancelled',
     });
     expect(sent).toHaveLength(2);

@@ -10,6 +10,7 @@ import { McpCapabilityProvider, McpRegistry } from '../../../src/capabilities/mc
 import type { SessionContext } from '../../../src/contracts.ts';
 import type { AuditEventDraft } from '../../../src/audit/events.ts';
 import type { InvokeContext } from '../../../src/execution/capability-graph.ts';
+import { sessionKey } from '../../../src/session-key.ts';
 
 const server = {
   id: 'srv',
@@ -88,7 +89,7 @@ describe('MCP live view', () => {
     registry.update(snap(1, true));
     const pending = view.get('mcp__srv__echo')!.invoke({ message: 'hi' }, ictx(new AbortController().signal));
     expect(sent).toEqual([
-      { type: 'mcp.call', call: 1, key, session_id: 's1', tool: 'echo', args: { message: 'hi' } },
+      { type: 'mcp.call', call: 1, key, session: sessionKey('acme', 's1'), tool: 'echo', args: { message: 'hi' } },
     ]);
     client.settle(1, {
       ok: true,

@@ -1,0 +1,34 @@
+/**
+ * Session ids are unique within their org, not across orgs (issue 15): two orgs may both run a
+ * session "s1", and neither learns from an answer that the other's exists. Everything that finds
+ * a session — the supervisor's table, a worker's actors, the MCP gateway, the cluster registry,
+ * the audit actor's chain heads — keys it by its SessionKey, the pair in one string.
+ *
+ * The org's length leads, so the pair is read back unambiguously whatever characters either id
+ * holds (an org id may contain ':' or NUL).
+ */
+export type SessionKey = string & { readonly __brand: 'SessionKey' };
+
+export interface SessionRef {
+  org_id: string;
+  session_id: string;
+}
+
+export function sessionKey(orgId: string, sessionId: string): SessionKey {
+  return `${orgId.length}:${orgId}:${sessionId}` as SessionKey;
+}
+
+export function keyOf(ref: SessionRef): SessionKey {
+  return sessionKey(ref.org_id, ref.session_id);
+}
+
+/** The org and session id of a key; throws on a string that is not one. */
+export function parseSessionKey(key: string): SessionRef {
+  const colon = key.indexOf(':');
+  const length = Number(key.slice(0, colon));
+  const orgEnd = colon + 1 + length;
+  if (colon < 1 || !Number.isInteger(length) || key[orgEnd] !== ':') {
+    throw new Error(`not a session key: ${JSON.stringify(key.slice(0, 80))}`);
+  }
+  return { org_id: key.slice(colon + 1, orgEnd), session_id: key.slice(orgEnd + 1) };
+}
