@@ -98,8 +98,13 @@ export const ActionSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
 });
 export type ActionInput = z.input<typeof ActionSchema>;
-/** An action with its id assigned. */
-export type Action = { id: string; name: string; params: Record<string, unknown> };
+/** An action with its id assigned (by the supervisor, when the caller gave none). */
+export const AssignedActionSchema = z.strictObject({
+  id,
+  name: id,
+  params: z.record(z.string(), z.unknown()),
+});
+export type Action = z.infer<typeof AssignedActionSchema>;
 
 export const PlannerSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('scripted'), steps: z.array(z.array(ActionSchema)) }),
@@ -130,23 +135,28 @@ export const SessionRequestSchema = z.strictObject({
 export type SessionRequest = z.input<typeof SessionRequestSchema>;
 export type ParsedSessionRequest = z.infer<typeof SessionRequestSchema>;
 
-/** The immutable context a session runs with (the request with ids and policy resolved). */
-export interface SessionContext {
-  org_id: string;
-  user_id: string;
-  agent_id: string;
-  session_id: string;
-  agent: z.infer<typeof AgentConfigSchema>;
-  tools: string[];
-  skills: string[];
-  mcp_servers: McpServerConfig[];
-  policy: RuntimePolicy;
-  planner: PlannerSpec;
-  task?: string;
-  metadata: Record<string, unknown>;
+/**
+ * The immutable context a session runs with (the request with ids, MCP servers and policy
+ * resolved). It crosses threads and, in a cluster, the network: a peer node parses it with
+ * this schema before it starts a session (src/session-protocol.ts).
+ */
+export const SessionContextSchema = z.strictObject({
+  org_id: id,
+  user_id: id,
+  agent_id: id,
+  session_id: id,
+  agent: AgentConfigSchema,
+  tools: z.array(z.string().min(1)),
+  skills: z.array(z.string().min(1)),
+  mcp_servers: z.array(McpServerSchema),
+  policy: RuntimePolicySchema.required(),
+  planner: PlannerSchema,
+  task: z.string().max(100_000).optional(),
+  metadata: z.record(z.string(), z.unknown()),
   /** resolved in the main thread at creation (e.g. the openai planner's API key); never audited */
-  secrets?: { planner_api_key?: string };
-}
+  secrets: z.strictObject({ planner_api_key: z.string().optional() }).optional(),
+});
+export type SessionContext = z.infer<typeof SessionContextSchema>;
 
 export type SessionState = 'running' | 'waiting_approval' | 'completed' | 'failed' | 'cancelled';
 

@@ -4,6 +4,8 @@
  * new ones, never rename. Errors cross threads as plain `{code, message, data}` objects,
  * never as class instances (`instanceof` does not survive a MessagePort).
  */
+import { z } from 'zod';
+
 export const ERROR_CATALOGUE = {
   invalid_request: { status: 400, message: 'The request is malformed or has invalid fields.' },
   invalid_context: { status: 400, message: 'The session context is invalid.' },
@@ -83,11 +85,12 @@ export const ERROR_CATALOGUE = {
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 /** The wire shape of an error: what threads, HTTP and results carry. */
-export interface WireError {
-  code: ErrorCode;
-  message: string;
-  data?: unknown;
-}
+export const WireErrorSchema = z.object({
+  code: z.custom<ErrorCode>(isErrorCode, 'expected an error code of the catalogue'),
+  message: z.string(),
+  data: z.unknown().optional(),
+});
+export type WireError = z.infer<typeof WireErrorSchema>;
 
 export class RuntimeError extends Error {
   readonly code: ErrorCode;

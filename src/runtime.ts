@@ -21,6 +21,7 @@ import { createAgentCapabilityCache } from './capabilities/cache/index.ts';
 import type { AuditEvent, AuditQuery } from './audit/events.ts';
 import type { VerifyResult } from './audit/hash-chain.ts';
 import type {
+  Action,
   McpServerConfig,
   ParsedSessionRequest,
   ActionInput,
@@ -43,7 +44,8 @@ import { parseAction, parseOrThrow } from './validation.ts';
 import { keyOf, parseSessionKey, type SessionKey } from './session-key.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
 import type { AuditApi } from '../workers/audit.worker.ts';
-import type { ClusterNode, SessionBackend } from './cluster/node.ts';
+import type { ClusterNode } from './cluster/node.ts';
+import type { SessionClient } from './session-protocol.ts';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 const RETENTION_INTERVAL_MS = 24 * 60 * 60 * 1000;
@@ -192,12 +194,11 @@ export class Runtime {
       ...(parsed.task !== undefined ? { task: parsed.task } : {}),
       ...plannerSecrets(parsed.planner, this.#env),
     };
-    if (this.#cluster) {
-      const placed = await this.#cluster.createSession(ctx);
-      return new Session(placed.backend, keyOf(ctx), placed.capabilities, placed.state, this.config.limits);
-    }
-    const started = await supervisor.createSession(ctx);
-    return new Session(supervisor, keyOf(ctx), started.capabilities, started.state, this.config.limits);
+    // In a cluster the session may start on another node; the handle then sends through the cluster.
+    const started = await (this.#cluster ?? supervisor).send({ command: 'start', ctx });
+    const key = keyOf(ctx);
+    const client = this.#cluster && !supervisor.holds(key) ? this.#cluster : supervisor;
+    return new Session(client, key, started.capabilities, started.state, this.config.limits);
   }
 
   /** Catalogue ids to their entries; a refusal is audited (in a record of its own) and thrown. */
@@ -242,10 +243,11 @@ export class Runtime {
   session(sessionId: string, orgId?: string): Session {
     const supervisor = this.#running();
     const key = supervisor.find(sessionId, orgId);
-    const remote = key === undefined ? this.#cluster?.lookup(sessionId, orgId) : undefined;
-    if (remote) return new Session(remote.backend, remote.key, [], 'running', this.config.limits);
-    if (key === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
-    return new Session(supervisor, key, [], 'running', this.config.limits);
+    if (key !== undefined) return new Session(supervisor, key, [], 'running', this.config.limits);
+    // Another node's (the cluster forwards to it), or one registered here the table forgot.
+    const remote = this.#cluster?.lookup(sessionId, orgId);
+    if (remote === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
+    return new Session(this.#cluster!, remote, [], 'running', this.config.limits);
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {
@@ -383,9 +385,13 @@ export class Runtime {
   }
 }
 
-/** A handle on one session; every call goes to the worker the session is pinned to. */
+/**
+ * A handle on one session. Each method builds one command of the session protocol
+ * (src/session-protocol.ts) and sends it through the session's client: the supervisor, or in
+ * a cluster the node that forwards it to the session's owner.
+ */
 export class Session {
-  readonly #supervisor: SessionBackend;
+  readonly #client: SessionClient;
   readonly id: string;
   readonly orgId: string;
   /** how the runtime addresses this session: its org and id (ids are unique within an org) */
@@ -395,13 +401,13 @@ export class Session {
   readonly #limits: Readonly<JsonLimits>;
 
   constructor(
-    supervisor: SessionBackend,
+    client: SessionClient,
     key: SessionKey,
     capabilities: CapabilitySummary[],
     state: SessionState,
     limits: Readonly<JsonLimits>,
   ) {
-    this.#supervisor = supervisor;
+    this.#client = client;
     this.#limits = limits;
     const { org_id, session_id } = parseSessionKey(key);
     this.key = key;
@@ -417,24 +423,25 @@ export class Session {
     // Not async: the supervisor's promise is handed back as it is (a batch) or with one
     // reaction (a single action), instead of through another async frame.
     const batch = Array.isArray(input) ? input : [input];
-    let actions: ActionInput[];
+    let actions: Action[];
     try {
       if (batch.length === 0) throw new RuntimeError('invalid_request', 'invalid actions: the batch is empty');
       actions = batch.map((a, i) => {
         const what = Array.isArray(input) ? `action ${i}` : 'action';
         const action = parseAction(a, what);
         assertJsonShape(action.params, this.#limits, `${what} params`);
-        return action;
+        // Ids are assigned here, so a worker crash can still name every action it failed.
+        return { id: action.id ?? randomUUID(), name: action.name, params: action.params };
       });
     } catch (err) {
       return Promise.reject(err);
     }
-    const results = this.#supervisor.execute(this.key, actions);
+    const results = this.#client.send({ command: 'execute', session: this.key, actions });
     return Array.isArray(input) ? results : results.then(firstResult);
   }
 
   run(): Promise<SessionStatus> {
-    return this.#supervisor.run(this.key);
+    return this.#client.send({ command: 'run', session: this.key });
   }
 
   approve(
@@ -448,19 +455,19 @@ export class Session {
       'invalid_request',
       'approval',
     );
-    return this.#supervisor.approve(this.key, actionId, decision);
+    return this.#client.send({ command: 'approve', session: this.key, action_id: actionId, decision }).then(() => {});
   }
 
-  cancel(reason?: string): Promise<SessionStatus> {
-    return this.#supervisor.cancel(this.key, reason);
+  cancel(reason = 'cancelled by the caller'): Promise<SessionStatus> {
+    return this.#client.send({ command: 'cancel', session: this.key, reason });
   }
 
   end(): Promise<SessionStatus> {
-    return this.#supervisor.end(this.key);
+    return this.#client.send({ command: 'end', session: this.key });
   }
 
   status(): Promise<SessionStatus> {
-    return this.#supervisor.status(this.key);
+    return this.#client.send({ command: 'status', session: this.key });
   }
 }
 

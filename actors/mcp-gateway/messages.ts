@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { SessionKey } from '../../src/session-key.ts';
-import type { WireError } from '../../src/errors.ts';
+import { WireErrorSchema } from '../../src/errors.ts';
 
 /** One tool as the server lists it (tools/list), trimmed to what the runtime uses. */
 export const McpToolInfoSchema = z.object({
@@ -62,6 +62,8 @@ export const McpGatewayMessageSchema = z.discriminatedUnion('type', [
 ]);
 export type McpGatewayMessage = z.infer<typeof McpGatewayMessageSchema>;
 
-export type McpCallOutcome =
-  | { ok: true; value: unknown; meta: McpCallMeta }
-  | { ok: false; error: WireError; meta: McpCallMeta };
+export const McpCallOutcomeSchema = z.union([
+  z.object({ ok: z.literal(true), value: z.unknown(), meta: McpCallMetaSchema }),
+  z.object({ ok: z.literal(false), error: WireErrorSchema, meta: McpCallMetaSchema }),
+]);
+export type McpCallOutcome = z.infer<typeof McpCallOutcomeSchema>;

@@ -2,7 +2,7 @@
  * The session host: one per pool worker, it owns the session actors pinned to that thread
  * and dispatches the supervisor's messages to them.
  *
- *   supervisor ──session.* frames──► SessionHost.mailbox ──► SessionActor (by session_id)
+ *   supervisor ──session.command──► SessionHost.mailbox ──► ./commands.ts ──► SessionActor (by session key)
  *   SessionActor ──events──► AuditOutbox ──audit.append──► audit actor
  *   SessionHost ──supervisor.reply / approval_requested / session_ended──► supervisor
  *   mcp capability ──mcp.call / mcp.cancel──► supervisor ──► MCP gateway (main thread)
@@ -20,6 +20,7 @@ import { loadSkills } from '../../src/capabilities/skills/loader.ts';
 import { RuntimeError, toWireError } from '../../src/errors.ts';
 import { CapabilityGraphBuilder } from '../../src/execution/capability-graph.ts';
 import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
+import type { StartedSession } from '../../src/session-protocol.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import type { AuditMessage } from '../audit/messages.ts';
 import type { McpServerSnapshot } from '../mcp-gateway/messages.ts';
@@ -27,6 +28,7 @@ import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { SessionHostMessage } from './messages.ts';
 import { createPlanner } from './planners/index.ts';
 import type { JailLimits } from '../../src/capabilities/tools/jail.ts';
+import { handleCommand } from './commands.ts';
 import { SessionActor } from './session-actor.ts';
 
 export class SessionHost {
@@ -88,55 +90,32 @@ export class SessionHost {
   // Handlers only start work; replies are sent when it settles, so one slow action never
   // holds up the messages behind it.
   #handle(m: SessionHostMessage): void {
-    if (m.type === 'session.audit_ack') return;
-    if (m.type === 'session.forget') {
-      this.#sessions.delete(m.session);
-      this.#mcpKeys.delete(m.session);
-      return;
-    }
-    if (m.type === 'session.mcp_result') {
-      this.#mcpClient.settle(m.call, m.outcome);
-      return;
-    }
-    if (m.type === 'session.mcp_status') {
-      this.#onMcpStatus(m.snapshot);
-      return;
-    }
-    this.#reply(m.req, this.#dispatch(m));
-  }
-
-  #dispatch(
-    m: Exclude<
-      SessionHostMessage,
-      { type: 'session.audit_ack' | 'session.forget' | 'session.mcp_result' | 'session.mcp_status' }
-    >,
-  ): Promise<unknown> {
     switch (m.type) {
-      case 'session.start':
-        return this.#start(m.ctx, m.mcp ?? []);
-      case 'session.execute':
-        return this.#withSession(m.session, (s) => s.execute(m.actions));
-      case 'session.run':
-        return this.#withSession(m.session, (s) => s.run());
-      case 'session.approve':
-        return this.#withSession(m.session, (s) =>
-          s.approve(m.action_id, m.decision, m.decision.decided_by ?? 'unknown'),
-        );
-      case 'session.cancel':
-        return this.#withSession(m.session, (s) => s.cancel(m.reason));
-      case 'session.end':
-        return this.#withSession(m.session, (s) => s.end());
-      case 'session.status':
-        return this.#withSession(m.session, (s) => s.status());
+      case 'session.command': {
+        const { command } = m;
+        if (command.command === 'start') this.#reply(m.req, this.#start(command.ctx, m.mcp ?? []));
+        else this.#reply(m.req, this.#withSession(command.session, (actor) => handleCommand(actor, command)));
+        return;
+      }
+      case 'session.mcp_result':
+        this.#mcpClient.settle(m.call, m.outcome);
+        return;
+      case 'session.mcp_status':
+        this.#onMcpStatus(m.snapshot);
+        return;
       case 'session.shutdown':
-        return this.#shutdown();
+        this.#reply(m.req, this.#shutdown());
+        return;
       case 'session.flush_audit':
         this.#outbox.flush();
-        return Promise.resolve();
+        this.#reply(m.req, Promise.resolve());
+        return;
+      case 'session.audit_ack':
+        return;
     }
   }
 
-  async #start(ctx: SessionContext, mcp: McpServerSnapshot[]) {
+  async #start(ctx: SessionContext, mcp: McpServerSnapshot[]): Promise<StartedSession> {
     const key = keyOf(ctx);
     if (this.#sessions.has(key)) {
       throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);

@@ -3,7 +3,7 @@
  */
 import { z } from 'zod';
 import type { PendingApproval, SessionState } from '../../src/contracts.ts';
-import type { WireError } from '../../src/errors.ts';
+import { WireErrorSchema } from '../../src/errors.ts';
 import type { SessionKey } from '../../src/session-key.ts';
 import { McpGatewayMessageSchema } from '../mcp-gateway/messages.ts';
 
@@ -17,7 +17,7 @@ export const SupervisorMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('supervisor.reply'),
     req: z.number().int(),
     ok: z.literal(false),
-    error: z.custom<WireError>(),
+    error: WireErrorSchema,
   }),
   z.object({
     type: z.literal('supervisor.approval_requested'),
@@ -28,7 +28,7 @@ export const SupervisorMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('supervisor.session_ended'),
     session,
     state: z.custom<SessionState>(),
-    error: z.custom<WireError>().optional(),
+    error: WireErrorSchema.optional(),
   }),
   /** host → MCP gateway, relayed by the supervisor: mcp.call and mcp.cancel (issue 4) */
   ...McpGatewayMessageSchema.options,

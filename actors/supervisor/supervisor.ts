@@ -3,18 +3,18 @@
  * workers, routes messages to them, resolves approvals, replaces crashed workers and refuses
  * new work when full.
  *
- *   createSession/execute/approve/... ──► Supervisor ──Relay.send(runtime://workers/<n>)──►
+ *   send(session command, src/session-protocol.ts) ──► Supervisor ──Relay.send(runtime://workers/<n>)──►
  *      MessagePortTransport (msgpack frames) ──► workers/session.worker.ts (piscina thread n)
+ *      ──session.command──► actors/session/commands.ts
  *   ◄── supervisor.reply / approval_requested / session_ended ──┘
  *
  *   piscina task of worker n rejects (thread died) ──► #onWorkerDied(n): fail its sessions'
  *   in-flight work with worker_crashed, audit it, start a replacement (RestartPolicy permitting).
  *
- *   MCP (issue 4): createSession ──acquire──► McpGateway (this thread) ──snapshots──► session.start
+ *   MCP (issue 4): start ──acquire──► McpGateway (this thread) ──snapshots──► session.command (start)
  *   host ──mcp.call / mcp.cancel──► #onMessage ──► McpGateway ──session.mcp_result──► that host
  *   McpGateway change ──session.mcp_status──► every host
  */
-import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -25,17 +25,14 @@ import { workerRef } from '../../src/actor-system/ref.ts';
 import { Relay } from '../../src/actor-system/relay.ts';
 import { RestartPolicy } from '../../src/actor-system/supervision.ts';
 import type { AuditEventDraft } from '../../src/audit/events.ts';
-import type {
-  Action,
-  ActionInput,
-  ActionResult,
-  ApprovalDecision,
-  CapabilitySummary,
-  PendingApproval,
-  SessionContext,
-  SessionState,
-  SessionStatus,
-} from '../../src/contracts.ts';
+import type { PendingApproval, SessionContext, SessionState } from '../../src/contracts.ts';
+import {
+  COMMAND_TRAITS,
+  type ExistingSessionCommand,
+  type ReplyTo,
+  type SessionCommand,
+  type StartedSession,
+} from '../../src/session-protocol.ts';
 import { RuntimeError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
@@ -155,11 +152,18 @@ export class Supervisor {
     return () => this.#endedListeners.delete(listener);
   }
 
-  async createSession(ctx: SessionContext): Promise<{
-    session_id: string;
-    state: SessionState;
-    capabilities: CapabilitySummary[];
-  }> {
+  /**
+   * Sends a session command (src/session-protocol.ts) to the worker its session is pinned to;
+   * `start` places a new session first. Not an async function: an action's way through is one
+   * reaction on the worker's reply (bookkeeping), not async frames around it.
+   */
+  send<C extends SessionCommand>(command: C): Promise<ReplyTo<C['command']>> {
+    type Reply = Promise<ReplyTo<C['command']>>;
+    if (command.command === 'start') return this.#start(command.ctx) as Reply;
+    return this.#command(command as ExistingSessionCommand) as Reply;
+  }
+
+  async #start(ctx: SessionContext): Promise<StartedSession> {
     if (this.#stopping) throw new RuntimeError('runtime_stopping');
     // Ids are unique within an org (issue 15): another org's "s1" is not this one's concern.
     const key = keyOf(ctx);
@@ -200,9 +204,9 @@ export class Supervisor {
       // Connect (or join) the session's MCP servers first, so its graph holds their tools.
       const mcp = this.#mcp && ctx.mcp_servers.length > 0 ? await this.#acquireMcp(this.#mcp, key, ctx) : undefined;
       await this.#slots.get(slot)!.ready;
-      return await this.#ask<{ session_id: string; state: SessionState; capabilities: CapabilitySummary[] }>(
+      return await this.#ask<StartedSession>(
         slot,
-        (req) => ({ type: 'session.start', req, ctx, ...(mcp ? { mcp } : {}) }),
+        (req) => ({ type: 'session.command', req, command: { command: 'start', ctx }, ...(mcp ? { mcp } : {}) }),
         { timeoutMs: CONTROL_ASK_TIMEOUT_MS },
       );
     } catch (err) {
@@ -227,116 +231,46 @@ export class Supervisor {
   }
 
   /**
-   * Not an async function: the hot path settles with one reaction on the reply (bookkeeping,
-   * and the worker_crashed results), not with async frames and a tracking callback around it.
+   * Every command of an existing session, treated as its COMMAND_TRAITS say. Commands that carry
+   * actions are kept in flight on the session's entry, so a worker crash can name each one.
    */
-  execute(key: SessionKey, inputs: ActionInput[]): Promise<ActionResult[]> {
+  #command(command: ExistingSessionCommand): Promise<unknown> {
+    const traits = COMMAND_TRAITS[command.command];
     let entry: SessionEntry;
     try {
-      entry = this.#entry(key);
-      this.#refuseEnded(entry);
+      entry = this.#entry(command.session);
+      if (traits.whenEnded === 'refuse') this.#refuseEnded(entry);
+      else if (entry.finalStatus) return Promise.resolve(entry.finalStatus);
     } catch (err) {
       return Promise.reject(err);
     }
-    // Ids are assigned here, so a crash can still name every action it failed.
-    const actions: Action[] = inputs.map((a) => ({
-      id: a.id ?? randomUUID(),
-      name: a.name,
-      params: a.params ?? {},
-    }));
+    const actions = 'actions' in command ? command.actions : undefined;
     let req = 0;
-    const work = this.#ask<ActionResult[]>(
+    const reply = this.#ask<unknown>(
       entry.slot,
       (id) => {
         req = id;
-        entry.inflight.set(id, actions);
-        return { type: 'session.execute', req: id, session: key, actions };
+        if (actions) entry.inflight.set(id, actions);
+        return { type: 'session.command', req: id, command };
       },
-      { timeoutMs: Number.POSITIVE_INFINITY },
+      { timeoutMs: traits.deadline === 'control' ? CONTROL_ASK_TIMEOUT_MS : Number.POSITIVE_INFINITY },
     );
-    const settled: Promise<ActionResult[]> = work.then(
-      (results) => {
-        entry.inflight.delete(req);
-        this.#inflightWork.delete(settled);
-        return results;
+    const settled = reply.then(
+      (value) => {
+        if (actions) entry.inflight.delete(req);
+        return value;
       },
       (err: unknown) => {
-        entry.inflight.delete(req);
-        this.#inflightWork.delete(settled);
-        if (err instanceof RuntimeError && err.code === 'worker_crashed') {
-          return actions.map((a) => ({
-            action_id: a.id,
-            name: a.name,
-            success: false,
-            error: err.toWire(),
-            duration_ms: 0,
-          }));
+        if (actions) entry.inflight.delete(req);
+        if (!(err instanceof RuntimeError) || err.code !== 'worker_crashed') throw err;
+        if (traits.onWorkerCrash === 'final_status' && entry.finalStatus) return entry.finalStatus;
+        if (traits.onWorkerCrash === 'failed_results' && actions) {
+          return actions.map((a) => ({ action_id: a.id, name: a.name, success: false, error: err.toWire(), duration_ms: 0 }));
         }
         throw err;
       },
     );
-    this.#inflightWork.add(settled);
-    return settled;
-  }
-
-  async run(key: SessionKey): Promise<SessionStatus> {
-    const entry = this.#entry(key);
-    this.#refuseEnded(entry);
-    try {
-      return await this.#track(
-        this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.run', req, session: key }), {
-          timeoutMs: Number.POSITIVE_INFINITY,
-        }),
-      );
-    } catch (err) {
-      if (err instanceof RuntimeError && err.code === 'worker_crashed' && entry.finalStatus)
-        return entry.finalStatus;
-      throw err;
-    }
-  }
-
-  async approve(key: SessionKey, actionId: string, decision: ApprovalDecision): Promise<void> {
-    const entry = this.#entry(key);
-    this.#refuseEnded(entry);
-    await this.#ask(
-      entry.slot,
-      (req) => ({ type: 'session.approve', req, session: key, action_id: actionId, decision }),
-      { timeoutMs: CONTROL_ASK_TIMEOUT_MS },
-    );
-  }
-
-  async cancel(key: SessionKey, reason = 'cancelled by the caller'): Promise<SessionStatus> {
-    const entry = this.#entry(key);
-    if (entry.finalStatus) return entry.finalStatus;
-    return this.#ask<SessionStatus>(
-      entry.slot,
-      (req) => ({ type: 'session.cancel', req, session: key, reason }),
-      {
-        timeoutMs: CONTROL_ASK_TIMEOUT_MS,
-      },
-    );
-  }
-
-  async end(key: SessionKey): Promise<SessionStatus> {
-    const entry = this.#entry(key);
-    if (entry.finalStatus) return entry.finalStatus;
-    return this.#track(
-      this.#ask<SessionStatus>(entry.slot, (req) => ({ type: 'session.end', req, session: key }), {
-        timeoutMs: Number.POSITIVE_INFINITY,
-      }),
-    );
-  }
-
-  async status(key: SessionKey): Promise<SessionStatus> {
-    const entry = this.#entry(key);
-    if (entry.finalStatus) return entry.finalStatus;
-    return this.#ask<SessionStatus>(
-      entry.slot,
-      (req) => ({ type: 'session.status', req, session: key }),
-      {
-        timeoutMs: CONTROL_ASK_TIMEOUT_MS,
-      },
-    );
+    return traits.drained ? this.#track(settled) : settled;
   }
 
   /** Asks every session host to send its waiting audit events now (read-your-writes for audit queries). */
@@ -348,6 +282,11 @@ export class Supervisor {
         ),
       ),
     );
+  }
+
+  /** True when this supervisor holds the session (it was started here). */
+  holds(key: SessionKey): boolean {
+    return this.#table.has(key);
   }
 
   /**

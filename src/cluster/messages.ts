@@ -4,32 +4,18 @@
  * request/reply. The `type` names the receiver: every handler is in node.ts #onRequest.
  */
 import { z } from 'zod';
-import type { Action, ActionInput, ApprovalDecision, SessionContext } from '../contracts.ts';
-import type { WireError } from '../errors.ts';
-import type { SessionKey } from '../session-key.ts';
+import { type WireError, WireErrorSchema } from '../errors.ts';
+import { SessionCommandSchema } from '../session-protocol.ts';
 
-/** a SessionKey (src/session-key.ts): ids are unique within an org only */
-const session = z.custom<SessionKey>((v) => typeof v === 'string');
-
+/**
+ * Parsed on arrival (node.ts #onRequest): a peer's frame is data from the network, so a command
+ * is checked against the same schema the library's commands are built to.
+ */
 export const ClusterRequestSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('cluster.create_session'), ctx: z.custom<SessionContext>() }),
-  z.object({
-    type: z.literal('cluster.execute'),
-    session,
-    actions: z.custom<Array<ActionInput | Action>>(),
-  }),
-  z.object({ type: z.literal('cluster.run'), session }),
-  z.object({
-    type: z.literal('cluster.approve'),
-    session,
-    action_id: z.string(),
-    decision: z.custom<ApprovalDecision>(),
-  }),
-  z.object({ type: z.literal('cluster.cancel'), session, reason: z.string().optional() }),
-  z.object({ type: z.literal('cluster.end'), session }),
-  z.object({ type: z.literal('cluster.status'), session }),
+  /** one command of the session protocol (src/session-protocol.ts), for a session on this node */
+  z.strictObject({ type: z.literal('cluster.command'), command: SessionCommandSchema }),
   /** read-your-writes for audit queries: the node sends what its hosts and batcher hold */
-  z.object({ type: z.literal('cluster.flush_audit') }),
+  z.strictObject({ type: z.literal('cluster.flush_audit') }),
 ]);
 export type ClusterRequest = z.infer<typeof ClusterRequestSchema>;
 
@@ -44,7 +30,7 @@ export const SessionRecordSchema = z.object({
   state: z.enum(['running', 'waiting_approval', 'completed', 'failed', 'cancelled']),
   started_at: z.string(),
   ended_at: z.string().optional(),
-  error: z.custom<WireError>().optional(),
+  error: WireErrorSchema.optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 

@@ -2,8 +2,9 @@
  * A runtime node's cluster layer (issue 6): one address space for sessions across nodes.
  *
  *   Runtime (node A)                          NATS (JetStream KV + request/reply)        node B
- *   createSession ─► #place() by load ─────────── <cluster>.node.B (msgpack frame) ──► #onRequest
- *   session(id).x ─► registry copy: owner B ───── <cluster>.node.B ◄── reply frame ─── Supervisor B
+ *   send(start) ─► #place() by load ─────────── <cluster>.node.B (msgpack frame) ──► #onRequest
+ *   send(command) ─► registry copy: owner B ───── <cluster>.node.B ◄── reply frame ─── Supervisor B
+ *   (frames from a peer are parsed with ClusterRequestSchema before they are served)
  *   audit.query   ─► cluster.flush_audit to every living node, then the shared PostgreSQL
  *
  *   every heartbeat_ms:          put <cluster>_nodes/<self> (lease + load)
@@ -26,22 +27,21 @@ import type { Config } from '../../config/schema.ts';
 import type { ApprovalListener, Supervisor } from '../../actors/supervisor/supervisor.ts';
 import type { AuditApi } from '../../workers/audit.worker.ts';
 import type { AuditMessage } from '../../actors/audit/messages.ts';
-import type {
-  ActionInput,
-  ActionResult,
-  ApprovalDecision,
-  CapabilitySummary,
-  PendingApproval,
-  SessionContext,
-  SessionState,
-  SessionStatus,
-} from '../contracts.ts';
+import type { PendingApproval, SessionContext, SessionState, SessionStatus } from '../contracts.ts';
 import { RuntimeError, fromWire, toWireError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { keyOf, parseSessionKey, sessionKey, type SessionKey } from '../session-key.ts';
 import { decodeFrame, encodeFrame } from '../transport/codec.ts';
 import { MessagePortTransport } from '../transport/message-port.ts';
-import type { ClusterReply, ClusterRequest, SessionRecord } from './messages.ts';
+import {
+  COMMAND_TRAITS,
+  type ExistingSessionCommand,
+  type ReplyTo,
+  type SessionCommand,
+  type StartedSession,
+} from '../session-protocol.ts';
+import { parseOrThrow } from '../validation.ts';
+import { type ClusterReply, type ClusterRequest, ClusterRequestSchema, type SessionRecord } from './messages.ts';
 import { nodeLostEvents, storedHead } from './node-loss.ts';
 import { Registry, type Versioned } from './registry.ts';
 
@@ -55,15 +55,6 @@ export function nodeSubject(cluster: string, node: string): string {
   return `${cluster}.node.${node}`;
 }
 
-/** What a Session handle calls: the local Supervisor, or a forwarder to the owning node. */
-export type SessionBackend = Pick<Supervisor, 'execute' | 'run' | 'approve' | 'cancel' | 'end' | 'status'>;
-
-export interface StartedSession {
-  session_id: string;
-  state: SessionState;
-  capabilities: CapabilitySummary[];
-  backend: SessionBackend;
-}
 
 export interface ClusterDeps {
   config: Readonly<Config>;
@@ -81,7 +72,6 @@ export class ClusterNode {
   readonly #log: Logger;
   readonly #nc: NatsConnection;
   readonly #registry: Registry;
-  readonly #remote: SessionBackend;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #subs: Subscription[] = [];
   /** forwards waiting on a node, failed at once when that node is declared lost */
@@ -106,23 +96,7 @@ export class ClusterNode {
     this.nodeId = nodeId;
     this.#log = deps.log.child({ actor: 'cluster', node: nodeId });
     this.#registry = new Registry(nc, this.#cluster.name, this.#log);
-    this.#remote = {
-      execute: (session: SessionKey, actions: ActionInput[]) =>
-        this.#forwardSession<ActionResult[]>(session, { type: 'cluster.execute', session, actions }, 'long'),
-      run: (session: SessionKey) => this.#forwardSession<SessionStatus>(session, { type: 'cluster.run', session }, 'long'),
-      approve: (session: SessionKey, action_id: string, decision: ApprovalDecision) =>
-        this.#forwardSession<void>(session, { type: 'cluster.approve', session, action_id, decision }, 'control'),
-      cancel: (session: SessionKey, reason?: string) =>
-        this.#forwardSession<SessionStatus>(
-          session,
-          { type: 'cluster.cancel', session, ...(reason !== undefined ? { reason } : {}) },
-          'control',
-        ),
-      end: (session: SessionKey) => this.#forwardSession<SessionStatus>(session, { type: 'cluster.end', session }, 'long'),
-      status: (session: SessionKey) =>
-        this.#forwardSession<SessionStatus>(session, { type: 'cluster.status', session }, 'control'),
-    };
-  }
+}
 
   /** Connects to NATS, opens the registry, takes requests and starts the lease and loss timers. */
   static async start(deps: ClusterDeps): Promise<ClusterNode> {
@@ -189,17 +163,25 @@ export class ClusterNode {
 
   // --- the Runtime's API ----------------------------------------------------------------------
 
+  /**
+   * Sends a session command (src/session-protocol.ts) to the node that owns its session: `start`
+   * to the least-loaded living node, any other to the owner the registry names.
+   */
+  send<C extends SessionCommand>(command: C): Promise<ReplyTo<C['command']>> {
+    type Reply = Promise<ReplyTo<C['command']>>;
+    if (command.command === 'start') return this.#place(command.ctx) as Reply;
+    const traits = COMMAND_TRAITS[(command as ExistingSessionCommand).command];
+    const { session } = command as ExistingSessionCommand;
+    const kind = traits.deadline === 'control' ? 'control' : 'long';
+    return this.#forwardSession(session, { type: 'cluster.command', command }, kind) as Reply;
+  }
+
   /** Places a session on the least-loaded living node and starts it there. */
-  async createSession(ctx: SessionContext): Promise<StartedSession> {
-    const target = this.#place();
+  async #place(ctx: SessionContext): Promise<StartedSession> {
+    const target = this.#leastLoaded();
     if (target !== this.nodeId) {
       try {
-        const started = await this.#forward<Omit<StartedSession, 'backend'>>(
-          target,
-          { type: 'cluster.create_session', ctx },
-          'control',
-        );
-        return { ...started, backend: this.#remote };
+        return await this.#forward<StartedSession>(target, { type: 'cluster.command', command: { command: 'start', ctx } }, 'control');
       } catch (err) {
         // The chosen peer is gone or full: start it here instead of failing the caller.
         if (!(err instanceof RuntimeError) || !['node_lost', 'runtime_busy', 'runtime_stopping'].includes(err.code))
@@ -207,14 +189,14 @@ export class ClusterNode {
         this.#log.warn({ target, code: err.code }, 'placement fell back to this node');
       }
     }
-    return { ...(await this.#createLocal(ctx)), backend: this.#supervisor };
+    return this.#createLocal(ctx);
   }
 
   /**
    * Where a session lives, from the local copy of the registry (no network), or undefined.
    * Without an org, the one session of that id (invalid_request when several orgs have one).
    */
-  lookup(sessionId: string, orgId?: string): { key: SessionKey; backend: SessionBackend } | undefined {
+  lookup(sessionId: string, orgId?: string): SessionKey | undefined {
     let key: SessionKey | undefined;
     if (orgId !== undefined) {
       key = sessionKey(orgId, sessionId);
@@ -230,9 +212,7 @@ export class ClusterNode {
       key = found[0];
       if (key === undefined) return undefined;
     }
-    // Always the forwarder: it knows lost sessions, and for one registered here that the
-    // supervisor no longer holds it still asks the supervisor (Runtime asked it first).
-    return { key, backend: this.#remote };
+    return key;
   }
 
   /** Asks every other living node to send its held audit events to the shared store now. */
@@ -250,8 +230,8 @@ export class ClusterNode {
 
   /** The node a session is registered on (for tests and operations). */
   ownerOf(sessionId: string, orgId?: string): string | undefined {
-    const found = this.lookup(sessionId, orgId);
-    return found && this.#registry.session(found.key)?.value.node;
+    const key = this.lookup(sessionId, orgId);
+    return key && this.#registry.session(key)?.value.node;
   }
 
   stats(): { node_id: string; living_nodes: string[]; connected: boolean } {
@@ -282,7 +262,7 @@ export class ClusterNode {
   async #onRequest(msg: { data: Uint8Array; respond(data: Uint8Array): boolean }): Promise<void> {
     let reply: ClusterReply;
     try {
-      const req = decodeFrame(msg.data)[0] as ClusterRequest;
+      const req = parseOrThrow(ClusterRequestSchema, decodeFrame(msg.data)[0], 'invalid_request', 'cluster request');
       reply = { ok: true, value: await this.#serve(req) };
     } catch (err) {
       reply = { ok: false, error: toWireError(err) };
@@ -291,28 +271,15 @@ export class ClusterNode {
   }
 
   #serve(req: ClusterRequest): Promise<unknown> {
-    const sup = this.#supervisor;
-    switch (req.type) {
-      case 'cluster.create_session':
-        return this.#createLocal(req.ctx);
-      case 'cluster.execute':
-        return sup.execute(req.session, req.actions as ActionInput[]);
-      case 'cluster.run':
-        return sup.run(req.session);
-      case 'cluster.approve':
-        return sup.approve(req.session, req.action_id, req.decision);
-      case 'cluster.cancel':
-        return sup.cancel(req.session, req.reason);
-      case 'cluster.end':
-        return sup.end(req.session);
-      case 'cluster.status':
-        return sup.status(req.session);
-      case 'cluster.flush_audit':
-        return Promise.all([sup.flushAudit(), this.#audit.flush()]).then(() => null);
+    if (req.type === 'cluster.flush_audit') {
+      return Promise.all([this.#supervisor.flushAudit(), this.#audit.flush()]).then(() => null);
     }
+    const { command } = req;
+    // A start claims the id in the registry first; every other command is the supervisor's.
+    return command.command === 'start' ? this.#createLocal(command.ctx) : this.#supervisor.send(command);
   }
 
-  async #createLocal(ctx: SessionContext): Promise<Omit<StartedSession, 'backend'>> {
+  async #createLocal(ctx: SessionContext): Promise<StartedSession> {
     const record: SessionRecord = {
       node: this.nodeId,
       org_id: ctx.org_id,
@@ -327,7 +294,7 @@ export class ClusterNode {
       throw new RuntimeError('session_exists', `session ${ctx.session_id} already exists`);
     }
     try {
-      return await this.#supervisor.createSession(ctx);
+      return await this.#supervisor.send({ command: 'start', ctx });
     } catch (err) {
       await this.#registry.deleteSession(key).catch(() => {});
       throw err;
@@ -407,7 +374,9 @@ export class ClusterNode {
     this.#waiting.set(node, waiting);
     waiting.add(lost!);
     const frame = encodeFrame([req]);
-    const idempotent = req.type === 'cluster.status' || req.type === 'cluster.flush_audit';
+    const idempotent =
+      req.type === 'cluster.flush_audit' ||
+      (req.command.command !== 'start' && COMMAND_TRAITS[req.command.command].repeatable);
     try {
       for (;;) {
         try {
@@ -444,7 +413,7 @@ export class ClusterNode {
 
   // --- placement and leases -------------------------------------------------------------------
 
-  #place(): string {
+  #leastLoaded(): string {
     let best = this.nodeId;
     let bestLoad = this.#supervisor.stats().active_sessions / this.#config.runtime.max_sessions;
     for (const peer of this.#livingPeers()) {
@@ -568,8 +537,9 @@ export class ClusterNode {
   }
 }
 
+/** A command a session whose node was lost still answers (with its failed status). */
 function isStatusLike(req: ClusterRequest): boolean {
-  return req.type === 'cluster.status' || req.type === 'cluster.cancel' || req.type === 'cluster.end';
+  return req.type === 'cluster.command' && req.command.command !== 'start' && COMMAND_TRAITS[req.command.command].answersWhenNodeLost;
 }
 
 function isTimeout(err: unknown): boolean {
