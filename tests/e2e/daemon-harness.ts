@@ -19,7 +19,20 @@ export interface DaemonProcess {
   kill(): void;
 }
 
-export async function startDaemon(
+/** How often a start is tried again when a port picked free was taken meanwhile (tests run in parallel). */
+const PORT_RACE_ATTEMPTS = 3;
+
+export async function startDaemon(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<DaemonProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDaemonOnce(env, options);
+    } catch (err) {
+      if (attempt >= PORT_RACE_ATTEMPTS || !/EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startDaemonOnce(
   env: Record<string, string>,
   { timeoutMs = 60_000 } = {},
 ): Promise<DaemonProcess> {
