@@ -158,7 +158,8 @@ export const SessionContextSchema = z.strictObject({
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
-export type SessionState = 'running' | 'waiting_approval' | 'completed' | 'failed' | 'cancelled';
+export const SessionStateSchema = z.enum(['running', 'waiting_approval', 'completed', 'failed', 'cancelled']);
+export type SessionState = z.infer<typeof SessionStateSchema>;
 
 export interface ActionResult {
   action_id: string;
@@ -179,14 +180,15 @@ export interface CapabilitySummary {
   input_schema: Record<string, unknown>;
 }
 
-export interface PendingApproval {
-  action_id: string;
-  name: string;
-  params: Record<string, unknown>;
-  params_hash: string;
-  requested_at: string;
-  expires_at: string;
-}
+export const PendingApprovalSchema = z.object({
+  action_id: z.string(),
+  name: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  params_hash: z.string(),
+  requested_at: z.string(),
+  expires_at: z.string(),
+});
+export type PendingApproval = z.infer<typeof PendingApprovalSchema>;
 
 export interface SessionStatus {
   session_id: string;

@@ -7,6 +7,8 @@
  * The org's length leads, so the pair is read back unambiguously whatever characters either id
  * holds (an org id may contain ':' or NUL).
  */
+import { z } from 'zod';
+
 export type SessionKey = string & { readonly __brand: 'SessionKey' };
 
 export interface SessionRef {
@@ -32,3 +34,14 @@ export function parseSessionKey(key: string): SessionRef {
   }
   return { org_id: key.slice(colon + 1, orgEnd), session_id: key.slice(orgEnd + 1) };
 }
+
+/** A SessionKey on the wire (a message or a peer's frame): a string that parses as one. */
+export const SessionKeySchema = z.custom<SessionKey>((value) => {
+  if (typeof value !== 'string') return false;
+  try {
+    parseSessionKey(value);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected a session key');

@@ -22,18 +22,7 @@ import {
   type SessionState,
   type SessionStatus,
 } from './contracts.ts';
-import { parseSessionKey, type SessionKey } from './session-key.ts';
-
-/** A SessionKey (src/session-key.ts): the org and id of the session a command is for. */
-export const SessionKeySchema = z.custom<SessionKey>((value) => {
-  if (typeof value !== 'string') return false;
-  try {
-    parseSessionKey(value);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected a session key');
+import { SessionKeySchema } from './session-key.ts';
 
 const session = SessionKeySchema;
 

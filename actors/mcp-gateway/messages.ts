@@ -6,7 +6,7 @@
  * (actors/session/messages.ts).
  */
 import { z } from 'zod';
-import type { SessionKey } from '../../src/session-key.ts';
+import { SessionKeySchema } from '../../src/session-key.ts';
 import { WireErrorSchema } from '../../src/errors.ts';
 
 /** One tool as the server lists it (tools/list), trimmed to what the runtime uses. */
@@ -53,7 +53,7 @@ export const McpGatewayMessageSchema = z.discriminatedUnion('type', [
     call: z.number().int(),
     key: z.string(),
     /** the calling session's SessionKey (src/session-key.ts) */
-    session: z.custom<SessionKey>((v) => typeof v === 'string'),
+    session: SessionKeySchema,
     tool: z.string(),
     args: z.record(z.string(), z.unknown()),
   }),

@@ -2,7 +2,7 @@
  * The session host: one per pool worker, it owns the session actors pinned to that thread
  * and dispatches the supervisor's messages to them.
  *
- *   supervisor ──session.command──► SessionHost.mailbox ──► ./commands.ts ──► SessionActor (by session key)
+ *   supervisor ──session.command──► SessionHost #handle ──► ./commands.ts ──► SessionActor (by session key)
  *   SessionActor ──events──► AuditOutbox ──audit.append──► audit actor
  *   SessionHost ──supervisor.reply / approval_requested / session_ended──► supervisor
  *   mcp capability ──mcp.call / mcp.cancel──► supervisor ──► MCP gateway (main thread)
@@ -10,7 +10,6 @@
  */
 import type { Config } from '../../config/schema.ts';
 import type { SessionContext } from '../../src/contracts.ts';
-import { Mailbox } from '../../src/actor-system/mailbox.ts';
 import { AuditOutbox } from '../../src/audit/emit.ts';
 import type { AuditEvent, AuditEventDraft } from '../../src/audit/events.ts';
 import { McpCallClient } from '../../src/capabilities/mcp/call-client.ts';
@@ -38,7 +37,6 @@ export class SessionHost {
   /** by SessionKey: ids are unique within an org only (issue 15) */
   readonly #sessions = new Map<SessionKey, SessionActor>();
   readonly #builder: CapabilityGraphBuilder;
-  readonly #mailbox: Mailbox<SessionHostMessage>;
   readonly #mcpRegistry = new McpRegistry();
   readonly #mcpClient: McpCallClient;
   /** session → the MCP connection keys it uses, for connection events in its audit chain */
@@ -77,14 +75,17 @@ export class SessionHost {
       },
       new McpCapabilityProvider(this.#mcpRegistry, this.#mcpClient),
     );
-    this.#mailbox = new Mailbox(
-      (m) => this.#handle(m),
-      (err) => console.error('session host: message handler failed', err),
-    );
     this.shutDown = new Promise((resolve) => {
       this.#onShutdown = resolve;
     });
-    toSupervisor.onMessage((m) => this.#mailbox.post(m));
+    // Handlers only start work and return at once, so messages are handled as they arrive, in order.
+    toSupervisor.onMessage((m) => {
+      try {
+        this.#handle(m);
+      } catch (err) {
+        console.error('session host: message handler failed', err);
+      }
+    });
   }
 
   // Handlers only start work; replies are sent when it settles, so one slow action never

@@ -2,13 +2,12 @@
  * Messages the supervisor (main thread) receives from session hosts.
  */
 import { z } from 'zod';
-import type { PendingApproval, SessionState } from '../../src/contracts.ts';
+import { PendingApprovalSchema, SessionStateSchema } from '../../src/contracts.ts';
 import { WireErrorSchema } from '../../src/errors.ts';
-import type { SessionKey } from '../../src/session-key.ts';
+import { SessionKeySchema } from '../../src/session-key.ts';
 import { McpGatewayMessageSchema } from '../mcp-gateway/messages.ts';
 
-/** a SessionKey (src/session-key.ts) */
-const session = z.custom<SessionKey>((v) => typeof v === 'string');
+const session = SessionKeySchema;
 
 export const SupervisorMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('supervisor.ready'), slot: z.number().int(), thread_id: z.number().int() }),
@@ -22,12 +21,12 @@ export const SupervisorMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('supervisor.approval_requested'),
     session,
-    approval: z.custom<PendingApproval>(),
+    approval: PendingApprovalSchema,
   }),
   z.object({
     type: z.literal('supervisor.session_ended'),
     session,
-    state: z.custom<SessionState>(),
+    state: SessionStateSchema,
     error: WireErrorSchema.optional(),
   }),
   /** host → MCP gateway, relayed by the supervisor: mcp.call and mcp.cancel (issue 4) */

@@ -3,7 +3,7 @@
  * workers, routes messages to them, resolves approvals, replaces crashed workers and refuses
  * new work when full.
  *
- *   send(session command, src/session-protocol.ts) ──► Supervisor ──Relay.send(runtime://workers/<n>)──►
+ *   send(session command, src/session-protocol.ts) ──► Supervisor ──#ask / #post(slot n)──►
  *      MessagePortTransport (msgpack frames) ──► workers/session.worker.ts (piscina thread n)
  *      ──session.command──► actors/session/commands.ts
  *   ◄── supervisor.reply / approval_requested / session_ended ──┘
@@ -21,8 +21,6 @@ import * as Comlink from 'comlink';
 import { Piscina } from 'piscina';
 import type { Config } from '../../config/schema.ts';
 import { PendingAsks } from '../../src/actor-system/ask.ts';
-import { workerRef } from '../../src/actor-system/ref.ts';
-import { Relay } from '../../src/actor-system/relay.ts';
 import { RestartPolicy } from '../../src/actor-system/supervision.ts';
 import type { AuditEventDraft } from '../../src/audit/events.ts';
 import type { PendingApproval, SessionContext, SessionState } from '../../src/contracts.ts';
@@ -84,7 +82,6 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #table = new SessionTable();
   readonly #asks = new PendingAsks();
-  readonly #relay = new Relay<SessionHostMessage>();
   readonly #slots = new Map<number, WorkerSlot>();
   readonly #restart: RestartPolicy;
   readonly #approvalListeners = new Set<ApprovalListener>();
@@ -116,7 +113,7 @@ export class Supervisor {
     // A changed tool list also drops the cached graphs built with the old one.
     mcp?.onChange((snapshot) => {
       capabilityCache?.observe(snapshot);
-      for (const slot of this.#slots.keys()) this.#relay.send(workerRef(slot), { type: 'session.mcp_status', snapshot });
+      for (const slot of this.#slots.keys()) this.#post(slot, { type: 'session.mcp_status', snapshot });
     });
     this.#restart = new RestartPolicy(
       config.runtime.max_restarts,
@@ -383,7 +380,6 @@ export class Supervisor {
     };
     this.#slots.set(slot, worker);
     transport.onMessage((m) => this.#onMessage(worker, m));
-    this.#relay.register(workerRef(slot), transport);
 
     void (async () => {
       try {
@@ -456,7 +452,7 @@ export class Supervisor {
     const reply = (outcome: Awaited<ReturnType<McpGateway['call']>>) => {
       // The host may have died meanwhile; its replacement never asked.
       if (this.#slots.get(worker.slot) !== worker) return;
-      this.#relay.send(workerRef(worker.slot), { type: 'session.mcp_result', call: m.call, outcome });
+      this.#post(worker.slot, { type: 'session.mcp_result', call: m.call, outcome });
     };
     if (!this.#mcp) {
       reply({
@@ -484,7 +480,6 @@ export class Supervisor {
     }
     const message = `worker ${worker.slot} (thread ${worker.threadId}) died: ${(err as Error)?.message ?? String(err)}`;
     this.#log.error({ slot: worker.slot }, message);
-    this.#relay.unregister(workerRef(worker.slot));
     this.#slots.delete(worker.slot);
     worker.transport.close();
     this.#mcp?.cancelHost(worker.owner);
@@ -584,8 +579,13 @@ export class Supervisor {
     const worker = this.#slots.get(slot);
     if (!worker) return Promise.reject(new RuntimeError('worker_crashed', `worker ${slot} is not running`));
     const { req, reply } = this.#asks.create<T>(worker.owner, options);
-    this.#relay.send(workerRef(slot), build(req));
+    this.#post(slot, build(req));
     return reply;
+  }
+
+  /** Every message to a session host leaves here (tracing and metrics hook in at this one place). */
+  #post(slot: number, message: SessionHostMessage): void {
+    this.#slots.get(slot)?.transport.send(message);
   }
 
   #track<T>(work: Promise<T>): Promise<T> {

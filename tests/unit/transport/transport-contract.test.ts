@@ -1,26 +1,16 @@
 /**
- * One contract, every Transport: the MessagePort transport (threads) and the NATS transport
- * (nodes, issue 6) deliver the same messages, in order, batched per tick, with the same stats.
+ * The Transport contract: messages delivered in order, batched per tick, with the same stats.
+ * The MessagePort transport (threads) is the one implementation; the cluster sends its frames
+ * with NATS request/reply (src/cluster/node.ts), not through a Transport.
  */
-import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MessagePortTransport } from '../../src/transport/message-port.ts';
-import { NatsTransport } from '../../src/transport/nats.ts';
-import type { Transport } from '../../src/transport/transport.ts';
-import { NATS_URL } from './cluster-harness.ts';
+import { describe, expect, it } from 'vitest';
+import { MessagePortTransport } from '../../../src/transport/message-port.ts';
+import type { Transport } from '../../../src/transport/transport.ts';
 
 type Msg = { type: string; n: number; text?: string };
 type Pair = { a: Transport<Msg, Msg>; b: Transport<Msg, Msg>; close(): void };
 
-let nc: NatsConnection;
-beforeAll(async () => {
-  nc = await connect({ servers: NATS_URL });
-});
-afterAll(async () => {
-  await nc?.close();
-});
 
 const implementations: Array<[string, () => Promise<Pair>]> = [
   [
@@ -29,23 +19,6 @@ const implementations: Array<[string, () => Promise<Pair>]> = [
       const { port1, port2 } = new MessageChannel();
       const a = new MessagePortTransport<Msg, Msg>(port1);
       const b = new MessagePortTransport<Msg, Msg>(port2);
-      return {
-        a,
-        b,
-        close: () => {
-          a.close();
-          b.close();
-        },
-      };
-    },
-  ],
-  [
-    'NatsTransport',
-    async () => {
-      const base = `contract.${randomBytes(4).toString('hex')}`;
-      const a = new NatsTransport<Msg, Msg>(nc, { sendSubject: `${base}.b`, receiveSubject: `${base}.a` });
-      const b = new NatsTransport<Msg, Msg>(nc, { sendSubject: `${base}.a`, receiveSubject: `${base}.b` });
-      await Promise.all([a.ready(), b.ready()]);
       return {
         a,
         b,
