@@ -44,7 +44,7 @@ import { migrateUp } from '../src/db/migrate.ts';
 import { withDatabase } from '../src/db/pool.ts';
 import { createRuntime } from '../src/index.ts';
 import { workerBootstrap, workerEntry } from '../src/worker-entry.ts';
-import type { AuditApi } from '../workers/audit.worker.ts';
+import type { AuditApi } from '../src/audit/audit-api.ts';
 import { MessagePortTransport } from '../src/transport/message-port.ts';
 import { cpuPerItem, readCpu, threadIds } from './cpu.ts';
 import { round } from './stats.ts';

@@ -25,7 +25,7 @@ import type { ConfigInput } from '../config/schema.ts';
 import { createRuntime } from '../src/index.ts';
 import { MessagePortTransport } from '../src/transport/message-port.ts';
 import { MODULE_EXT, workerBootstrap, workerEntry } from '../src/worker-entry.ts';
-import type { AuditApi } from '../workers/audit.worker.ts';
+import type { AuditApi } from '../src/audit/audit-api.ts';
 import type { FloorExec, FloorReply } from './fixtures/floor-host.ts';
 import { canPin, pinThreads } from './placement.ts';
 import { startRawPingPong } from './raw-ping-pong.ts';

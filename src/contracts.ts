@@ -161,6 +161,13 @@ export type SessionContext = z.infer<typeof SessionContextSchema>;
 export const SessionStateSchema = z.enum(['running', 'waiting_approval', 'completed', 'failed', 'cancelled']);
 export type SessionState = z.infer<typeof SessionStateSchema>;
 
+const TERMINAL_STATES: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
+
+/** A session in one of these states has ended for good. */
+export function isTerminal(state: SessionState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
 export interface ActionResult {
   action_id: string;
   name: string;

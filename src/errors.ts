@@ -118,6 +118,13 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CATALOGUE, value);
 }
 
+/** The message of anything thrown: an Error's (or an error-like object's from another thread), else its text. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err && typeof err === 'object' && 'message' in err && typeof err.message === 'string') return err.message;
+  return String(err);
+}
+
 /** Turns anything thrown into a wire error; unknown throwables become `fallback`. */
 export function toWireError(err: unknown, fallback: ErrorCode = 'internal_error'): WireError {
   if (err instanceof RuntimeError) return err.toWire();
@@ -125,7 +132,7 @@ export function toWireError(err: unknown, fallback: ErrorCode = 'internal_error'
     const message = 'message' in err && typeof err.message === 'string' ? err.message : '';
     return { code: err.code, message: message || ERROR_CATALOGUE[err.code].message };
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return { code: fallback, message: message || ERROR_CATALOGUE[fallback].message };
 }
 

@@ -43,8 +43,9 @@ import { assertJsonShape, type JsonLimits } from './json-limits.ts';
 import { parseAction, parseOrThrow } from './validation.ts';
 import { keyOf, parseSessionKey, type SessionKey } from './session-key.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
-import type { AuditApi } from '../workers/audit.worker.ts';
+import type { AuditApi } from './audit/audit-api.ts';
 import type { ClusterNode } from './cluster/node.ts';
+import { type ComponentHealth, type ComponentStatus, worstStatus } from './health.ts';
 import type { SessionClient } from './session-protocol.ts';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -54,17 +55,11 @@ export interface RuntimeOptions extends Omit<LoadOptions, 'overrides'> {
   logger?: Logger;
 }
 
-export type ComponentStatus = 'healthy' | 'degraded' | 'unhealthy';
+export type { ComponentStatus };
 
 export interface RuntimeHealth {
   status: ComponentStatus;
-  components: Record<string, { status: ComponentStatus; detail?: string }>;
-}
-
-/** The overall status of a set of components: the worst of them. */
-export function worstStatus(statuses: readonly ComponentStatus[]): ComponentStatus {
-  if (statuses.includes('unhealthy')) return 'unhealthy';
-  return statuses.includes('degraded') ? 'degraded' : 'healthy';
+  components: Record<string, ComponentHealth>;
 }
 
 export class Runtime {

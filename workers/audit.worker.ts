@@ -8,6 +8,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { AuditActor } from '../actors/audit/audit-actor.ts';
+import type { AuditApi } from '../src/audit/audit-api.ts';
 import type { Config } from '../config/schema.ts';
 import { createAuditStore } from '../src/audit/stores/index.ts';
 import { AuditMetrics } from '../src/metrics/audit-metrics.ts';
@@ -20,7 +21,7 @@ const actor = new AuditActor(config.audit, metrics.instrument(createAuditStore(c
 );
 metrics.trackBuffer(() => actor.stats().buffered);
 
-export const auditApi = {
+const auditApi: AuditApi = {
   init: () => actor.init(),
   attachProducer: (port: MessagePort) => actor.attachProducer(port),
   detachProducer: (id: number) => actor.detachProducer(id),
@@ -37,6 +38,5 @@ export const auditApi = {
   /** Prometheus text of this thread's registry */
   metrics: () => metrics.text(),
 };
-export type AuditApi = typeof auditApi;
 
 Comlink.expose(auditApi, nodeEndpoint(parentPort!));

@@ -6,20 +6,13 @@
  *   The task resolves only when the supervisor sends session.shutdown; if the thread dies,
  *   piscina rejects it and the supervisor fails this worker's sessions (worker_crashed).
  */
-import { type MessagePort, threadId } from 'node:worker_threads';
+import { threadId } from 'node:worker_threads';
 import type { AuditMessage } from '../actors/audit/messages.ts';
+import type { HostTask } from '../actors/session/host-task.ts';
 import type { SessionHostMessage } from '../actors/session/messages.ts';
 import { SessionHost } from '../actors/session/session-host.ts';
 import type { SupervisorMessage } from '../actors/supervisor/messages.ts';
-import type { Config } from '../config/schema.ts';
 import { MessagePortTransport } from '../src/transport/message-port.ts';
-
-export interface HostTask {
-  slot: number;
-  supervisorPort: MessagePort;
-  auditPort: MessagePort;
-  config: Config;
-}
 
 export default async function hostSessions(task: HostTask): Promise<{ slot: number }> {
   const toSupervisor = new MessagePortTransport<SessionHostMessage, SupervisorMessage>(task.supervisorPort);

@@ -19,38 +19,24 @@ import {
   AuditQuerySchema,
   GENESIS_HASH,
 } from '../../src/audit/events.ts';
-import type { VerifyResult } from '../../src/audit/hash-chain.ts';
+import type { AuditStats, SessionVerdict } from '../../src/audit/audit-api.ts';
 import { keyOf } from '../../src/session-key.ts';
 import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
 import { type AuditStore, type RowBlockStore, takesRowBlocks } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
-import { type SigningKeys, type TrailProblem, parseSigningKeys } from '../../src/audit/checkpoints.ts';
+import { type SigningKeys, parseSigningKeys } from '../../src/audit/checkpoints.ts';
 import { verifyTrail } from '../../src/audit/verify-trail.ts';
 import { Batcher } from './batcher.ts';
 import { Checkpointer } from './checkpointer.ts';
 import type { AuditMessage } from './messages.ts';
 import { Spool, SpoolingWriter } from './spool.ts';
+import { errorMessage } from '../../src/errors.ts';
+import type { ComponentHealth } from '../../src/health.ts';
 
 const SUPERVISOR_PRODUCER = -1;
 const DATABASE_WRITES_IN_FLIGHT = 3;
 
-type ComponentHealth = { status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string };
-
-export interface AuditStats {
-  buffered: number;
-  stored: number;
-  batches: number;
-  failed_writes: number;
-  last_flush_ms: number;
-  store: AuditStore['kind'];
-  last_error: string | null;
-  /** database store only: batches waiting in the local spool, and replay counters */
-  spool?: { records: number; bytes: number; dead_lettered: number } & SpoolingWriter['stats'];
-}
-
-/** One session's chain, what the checkpoints say of it, and every org that has a session of that id. */
-export type SessionVerdict = VerifyResult & { problems: TrailProblem[]; orgs: string[] };
 
 export class AuditActor {
   readonly #store: AuditStore;
@@ -89,7 +75,7 @@ export class AuditActor {
       onStored: (producer: number, count: number) =>
         this.#producers.get(producer)?.send({ type: 'session.audit_ack', count }),
       onWriteError: (err: unknown, attempt: number) => {
-        this.#lastError = (err as Error)?.message ?? String(err);
+        this.#lastError = errorMessage(err);
         if (attempt === 1 || attempt % 20 === 0)
           this.#log(`audit write failed (attempt ${attempt}): ${this.#lastError}`);
       },
@@ -298,7 +284,7 @@ export class AuditActor {
         } catch (err) {
           refused.push({
             event,
-            message: `cannot be encoded for the database: ${(err as Error)?.message ?? err}`,
+            message: `cannot be encoded for the database: ${errorMessage(err)}`,
           });
         }
       }

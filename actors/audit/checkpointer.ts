@@ -19,6 +19,7 @@ import {
 } from '../../src/audit/checkpoints.ts';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import type { AuditStore } from '../../src/audit/stores/store.ts';
+import { errorMessage } from '../../src/errors.ts';
 
 /** after a session ends, its final head is certified this soon (several ends share one) */
 const SESSION_END_DELAY_MS = 200;
@@ -131,7 +132,7 @@ export class Checkpointer {
     } catch (err) {
       // Heads that moved again meanwhile are newer; the others go back for the next attempt.
       for (const [key, head] of moved) if (!this.#moved.has(key)) this.#moved.set(key, head);
-      this.#log(`audit checkpoint not written (kept for the next one): ${(err as Error)?.message ?? err}`);
+      this.#log(`audit checkpoint not written (kept for the next one): ${errorMessage(err)}`);
       // A retention record that did not get written must fail the retention call that asked.
       if (retainedBefore !== null) throw err;
     }

@@ -23,6 +23,7 @@ import type { AuditEvent } from '../../src/audit/events.ts';
 import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
 import type { RowBlockStore } from '../../src/audit/stores/store.ts';
 import { syncDir } from '../../src/audit/sync-dir.ts';
+import { errorMessage } from '../../src/errors.ts';
 
 const MAGIC = 0x31505341; // 'ASP1' little-endian
 const HEADER_BYTES = 12;
@@ -281,7 +282,7 @@ export class SpoolingWriter {
         this.#lastError = undefined;
         return;
       } catch (err) {
-        this.#lastError = (err as Error)?.message ?? String(err);
+        this.#lastError = errorMessage(err);
         this.#log(`audit database write failed, spooling: ${this.#lastError}`);
       }
     }
@@ -344,7 +345,7 @@ export class SpoolingWriter {
         this.#lastError = undefined;
         delayMs = REPLAY_MIN_MS;
       } catch (err) {
-        this.#lastError = (err as Error)?.message ?? String(err);
+        this.#lastError = errorMessage(err);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delayMs);
           this.#wake = () => {

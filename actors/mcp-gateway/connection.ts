@@ -20,9 +20,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from '../../src/contracts.ts';
-import { type ErrorCode as RuntimeErrorCode, RuntimeError, toWireError } from '../../src/errors.ts';
+import { type ErrorCode as RuntimeErrorCode, RuntimeError, toWireError, errorMessage } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
-import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from './messages.ts';
+import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
 
 export interface ConnectionOptions {
   connectionTimeoutMs: number;
@@ -262,7 +262,7 @@ export class McpConnection {
       };
     }
     // Transport-level failures (fetch failed, EPIPE, "Not connected"): the connection is broken.
-    const message = (err as Error)?.message ?? String(err);
+    const message = errorMessage(err);
     const client = this.#client;
     if (client) this.#onClosed(client, message);
     return {
@@ -357,7 +357,7 @@ export class McpConnection {
       const timedOut = err instanceof McpError && err.code === ErrorCode.RequestTimeout;
       const reason = timedOut
         ? `MCP server ${this.server.id} did not answer initialize within mcp.connection_timeout (${timeoutMs / 1000} s)`
-        : `could not connect to MCP server ${this.server.id}: ${(err as Error)?.message ?? String(err)}`;
+        : `could not connect to MCP server ${this.server.id}: ${errorMessage(err)}`;
       this.#becomeDisconnected(reason + this.#stderrHint());
       return;
     }

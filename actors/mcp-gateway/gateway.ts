@@ -19,7 +19,9 @@ import { parseSessionKey, type SessionKey } from '../../src/session-key.ts';
 import type { Logger } from '../../src/log.ts';
 import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
 import { McpConnection } from './connection.ts';
-import type { McpCallOutcome, McpGatewayMessage, McpServerSnapshot, McpToolInfo } from './messages.ts';
+import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
+import type { McpGatewayMessage } from './messages.ts';
+import type { ComponentHealth } from '../../src/health.ts';
 
 export const IDLE_LINGER_MS = 30_000;
 
@@ -174,7 +176,7 @@ export class McpGateway {
   }
 
   /** healthy when every connection in use is connected; degraded while some are down. */
-  health(): { status: 'healthy' | 'degraded'; detail?: string } {
+  health(): ComponentHealth {
     const down = [...this.#entries.values()].filter(
       (e) => e.sessions.size > 0 && e.connection.state !== 'connected',
     );

@@ -1,69 +1,12 @@
 /**
- * Messages the MCP gateway (main thread) receives from session hosts, and the shapes it
- * hands back. Hosts send `mcp.call` / `mcp.cancel` over their supervisor port; the supervisor
- * relays them here (grep 'mcp.call' for the handler in actors/supervisor/supervisor.ts).
+ * Messages the MCP gateway (main thread) receives from session hosts (their shapes, and what
+ * the gateway hands back, are in src/capabilities/mcp/shapes.ts). Hosts send `mcp.call` /
+ * `mcp.cancel` over their supervisor port; the supervisor relays them here (grep 'mcp.call' for the handler in actors/supervisor/supervisor.ts).
  * Replies travel as `session.mcp_result`, connection changes as `session.mcp_status`
  * (actors/session/messages.ts).
  */
 import { z } from 'zod';
-import { SessionKeySchema } from '../../src/session-key.ts';
-import { WireErrorSchema } from '../../src/errors.ts';
+import { McpCallSchema, McpCancelSchema } from '../../src/capabilities/mcp/shapes.ts';
 
-/** One tool as the server lists it (tools/list), trimmed to what the runtime uses. */
-export const McpToolInfoSchema = z.object({
-  name: z.string(),
-  description: z.string(),
-  input_schema: z.record(z.string(), z.unknown()),
-  read_only: z.boolean(),
-  idempotent: z.boolean(),
-});
-export type McpToolInfo = z.infer<typeof McpToolInfoSchema>;
-
-/**
- * What the gateway knows about one connection: sent in session.start and whenever it changes.
- * `version` grows with every change, so a host keeps only the newest snapshot it has seen.
- */
-export const McpServerSnapshotSchema = z.object({
-  key: z.string(),
-  org_id: z.string(),
-  server_id: z.string(),
-  server_name: z.string(),
-  connected: z.boolean(),
-  version: z.number().int(),
-  tools: z.array(McpToolInfoSchema),
-  /** why the server is not connected (the last connection or transport error) */
-  error: z.string().optional(),
-  /** tools that may be retried although they carry no readOnly/idempotent hint (config) */
-  retry_tools: z.array(z.string()),
-});
-export type McpServerSnapshot = z.infer<typeof McpServerSnapshotSchema>;
-
-/** Sent with every call result: what the audit trail records beyond the value. */
-export const McpCallMetaSchema = z.object({
-  duration_ms: z.number(),
-  attempts: z.number().int(),
-  server_name: z.string(),
-});
-export type McpCallMeta = z.infer<typeof McpCallMetaSchema>;
-
-export const McpGatewayMessageSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('mcp.call'),
-    /** id chosen by the host, unique per host; the reply carries it back */
-    call: z.number().int(),
-    key: z.string(),
-    /** the calling session's SessionKey (src/session-key.ts) */
-    session: SessionKeySchema,
-    tool: z.string(),
-    args: z.record(z.string(), z.unknown()),
-  }),
-  /** the action was aborted (timeout or cancel): stop waiting and tell the server */
-  z.object({ type: z.literal('mcp.cancel'), call: z.number().int(), reason: z.string() }),
-]);
+export const McpGatewayMessageSchema = z.discriminatedUnion('type', [McpCallSchema, McpCancelSchema]);
 export type McpGatewayMessage = z.infer<typeof McpGatewayMessageSchema>;
-
-export const McpCallOutcomeSchema = z.union([
-  z.object({ ok: z.literal(true), value: z.unknown(), meta: McpCallMetaSchema }),
-  z.object({ ok: z.literal(false), error: WireErrorSchema, meta: McpCallMetaSchema }),
-]);
-export type McpCallOutcome = z.infer<typeof McpCallOutcomeSchema>;

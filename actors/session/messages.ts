@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { SessionCommandSchema } from '../../src/session-protocol.ts';
-import { McpCallOutcomeSchema, McpServerSnapshotSchema } from '../mcp-gateway/messages.ts';
+import { McpCallOutcomeSchema, McpServerSnapshotSchema } from '../../src/capabilities/mcp/shapes.ts';
 
 const req = z.number().int();
 

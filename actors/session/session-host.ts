@@ -9,7 +9,7 @@
  *     ◄── session.mcp_result / session.mcp_status (connection changes, audited per session)
  */
 import type { Config } from '../../config/schema.ts';
-import type { SessionContext } from '../../src/contracts.ts';
+import { isTerminal, type SessionContext } from '../../src/contracts.ts';
 import { AuditOutbox } from '../../src/audit/emit.ts';
 import type { AuditEvent, AuditEventDraft } from '../../src/audit/events.ts';
 import { McpCallClient } from '../../src/capabilities/mcp/call-client.ts';
@@ -22,7 +22,7 @@ import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.t
 import type { StartedSession } from '../../src/session-protocol.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import type { AuditMessage } from '../audit/messages.ts';
-import type { McpServerSnapshot } from '../mcp-gateway/messages.ts';
+import type { McpServerSnapshot } from '../../src/capabilities/mcp/shapes.ts';
 import type { SupervisorMessage } from '../supervisor/messages.ts';
 import type { SessionHostMessage } from './messages.ts';
 import { createPlanner } from './planners/index.ts';
@@ -190,9 +190,7 @@ export class SessionHost {
   async #shutdown(): Promise<void> {
     await Promise.all(
       [...this.#sessions.values()].map((s) =>
-        s.state === 'completed' || s.state === 'failed' || s.state === 'cancelled'
-          ? undefined
-          : s.cancel('the runtime is stopping'),
+        isTerminal(s.state) ? undefined : s.cancel('the runtime is stopping'),
       ),
     );
     this.#mcpClient.failAll('the runtime is stopping');

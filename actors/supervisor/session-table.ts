@@ -2,7 +2,7 @@
  * The supervisor's table: session key (org and id: ids are unique within an org, issue 15) →
  * the worker slot it is pinned to and what is known of it.
  */
-import type { ActionResult, SessionState, SessionStatus } from '../../src/contracts.ts';
+import { type ActionResult, isTerminal, type SessionState, type SessionStatus } from '../../src/contracts.ts';
 import type { ChainIdentity } from '../../src/audit/emit.ts';
 import type { Action } from '../../src/contracts.ts';
 import { keyOf, type SessionKey } from '../../src/session-key.ts';
@@ -19,11 +19,6 @@ export interface SessionEntry {
   startedAt: string;
 }
 
-const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
-
-export function isTerminal(state: SessionState): boolean {
-  return TERMINAL.has(state);
-}
 
 export class SessionTable {
   readonly #entries = new Map<SessionKey, SessionEntry>();

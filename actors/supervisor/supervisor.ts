@@ -23,7 +23,7 @@ import type { Config } from '../../config/schema.ts';
 import { PendingAsks } from '../../src/actor-system/ask.ts';
 import { RestartPolicy } from '../../src/actor-system/supervision.ts';
 import type { AuditEventDraft } from '../../src/audit/events.ts';
-import type { PendingApproval, SessionContext, SessionState } from '../../src/contracts.ts';
+import { isTerminal, type PendingApproval, type SessionContext, type SessionState } from '../../src/contracts.ts';
 import {
   COMMAND_TRAITS,
   type ExistingSessionCommand,
@@ -31,19 +31,20 @@ import {
   type SessionCommand,
   type StartedSession,
 } from '../../src/session-protocol.ts';
-import { RuntimeError } from '../../src/errors.ts';
+import { RuntimeError, errorMessage } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import { workerEntry } from '../../src/worker-entry.ts';
-import type { AuditApi } from '../../workers/audit.worker.ts';
-import type { HostTask } from '../../workers/session.worker.ts';
+import type { AuditApi } from '../../src/audit/audit-api.ts';
+import type { HostTask } from '../session/host-task.ts';
 import type { McpGateway } from '../mcp-gateway/gateway.ts';
-import type { McpGatewayMessage, McpServerSnapshot } from '../mcp-gateway/messages.ts';
+import type { McpServerSnapshot } from '../../src/capabilities/mcp/shapes.ts';
+import type { McpGatewayMessage } from '../mcp-gateway/messages.ts';
 import type { AgentCapabilityCache } from '../../src/capabilities/cache/agent-capabilities.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
 import type { SupervisorMessage } from './messages.ts';
-import { type SessionEntry, SessionTable, isTerminal } from './session-table.ts';
+import { type SessionEntry, SessionTable } from './session-table.ts';
 
 /** Control asks (start, status, approve) answer fast; execute/run are bounded by session timeouts. */
 const CONTROL_ASK_TIMEOUT_MS = 30_000;
@@ -465,7 +466,7 @@ export class Supervisor {
     this.#mcp.call(host, m).then(reply, (err: unknown) =>
       reply({
         ok: false,
-        error: { code: 'mcp_call_failed', message: (err as Error)?.message ?? String(err) },
+        error: { code: 'mcp_call_failed', message: errorMessage(err) },
         meta: { duration_ms: 0, attempts: 0, server_name: '' },
       }),
     );
@@ -478,7 +479,7 @@ export class Supervisor {
       this.#asks.failOwner(worker.owner, new RuntimeError('runtime_stopping'));
       return;
     }
-    const message = `worker ${worker.slot} (thread ${worker.threadId}) died: ${(err as Error)?.message ?? String(err)}`;
+    const message = `worker ${worker.slot} (thread ${worker.threadId}) died: ${errorMessage(err)}`;
     this.#log.error({ slot: worker.slot }, message);
     this.#slots.delete(worker.slot);
     worker.transport.close();

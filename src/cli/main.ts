@@ -3,7 +3,7 @@
  * Errors are printed as one line (never a stack trace) with a non-zero exit code.
  */
 import { ConfigError } from '../../config/load.ts';
-import { RuntimeError } from '../errors.ts';
+import { RuntimeError, errorMessage } from '../errors.ts';
 import { type Command, EXIT_FAILED, EXIT_USAGE, UsageError } from './command.ts';
 
 /**
@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`semibot-runtime ${name}: ${err.code}: ${err.message}`);
       return err.code.startsWith('invalid_') ? EXIT_USAGE : EXIT_FAILED;
     }
-    console.error(`semibot-runtime ${name}: ${(err as Error)?.message ?? String(err)}`);
+    console.error(`semibot-runtime ${name}: ${errorMessage(err)}`);
     return EXIT_FAILED;
   }
 }

@@ -16,7 +16,7 @@
 import type * as Comlink from 'comlink';
 import { type ChainIdentity, buildEvent } from '../audit/emit.ts';
 import { type AuditEvent, type AuditEventDraft, GENESIS_HASH } from '../audit/events.ts';
-import type { AuditApi } from '../../workers/audit.worker.ts';
+import type { AuditApi } from '../audit/audit-api.ts';
 import type { SessionRef } from '../session-key.ts';
 
 const HEAD_PAGE = 10_000;

@@ -25,10 +25,10 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import * as Comlink from 'comlink';
 import type { Config } from '../../config/schema.ts';
 import type { ApprovalListener, Supervisor } from '../../actors/supervisor/supervisor.ts';
-import type { AuditApi } from '../../workers/audit.worker.ts';
+import type { AuditApi } from '../audit/audit-api.ts';
 import type { AuditMessage } from '../../actors/audit/messages.ts';
-import type { PendingApproval, SessionContext, SessionState, SessionStatus } from '../contracts.ts';
-import { RuntimeError, fromWire, toWireError } from '../errors.ts';
+import { isTerminal, type PendingApproval, type SessionContext, type SessionState, type SessionStatus } from '../contracts.ts';
+import { RuntimeError, fromWire, toWireError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { keyOf, parseSessionKey, sessionKey, type SessionKey } from '../session-key.ts';
 import { decodeFrame, encodeFrame } from '../transport/codec.ts';
@@ -44,12 +44,12 @@ import { parseOrThrow } from '../validation.ts';
 import { type ClusterReply, type ClusterRequest, ClusterRequestSchema, type SessionRecord } from './messages.ts';
 import { nodeLostEvents, storedHead } from './node-loss.ts';
 import { Registry, type Versioned } from './registry.ts';
+import type { ComponentHealth } from '../health.ts';
 
 /** while the owner has no responder (restarting, NATS reconnecting), retry this often */
 const NO_RESPONDERS_RETRY_MS = 100;
 /** one attempt of a question that is safe to repeat (status, audit flush) */
 const IDEMPOTENT_ATTEMPT_MS = 1000;
-const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
 
 export function nodeSubject(cluster: string, node: string): string {
   return `${cluster}.node.${node}`;
@@ -112,7 +112,7 @@ export class ClusterNode {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     }).catch((err: unknown) => {
-      throw new RuntimeError('cluster_unavailable', `cannot reach NATS at ${c.nats_url}: ${(err as Error)?.message ?? err}`);
+      throw new RuntimeError('cluster_unavailable', `cannot reach NATS at ${c.nats_url}: ${errorMessage(err)}`);
     });
     const node = new ClusterNode(deps, nc, nodeId);
     try {
@@ -121,7 +121,7 @@ export class ClusterNode {
       await node.stop();
       throw err instanceof RuntimeError
         ? err
-        : new RuntimeError('cluster_unavailable', `cannot open the cluster registry: ${(err as Error)?.message ?? err}`);
+        : new RuntimeError('cluster_unavailable', `cannot open the cluster registry: ${errorMessage(err)}`);
     }
     return node;
   }
@@ -238,7 +238,7 @@ export class ClusterNode {
     return { node_id: this.nodeId, living_nodes: [this.nodeId, ...this.#livingPeers()], connected: this.#connected };
   }
 
-  health(): { status: 'healthy' | 'degraded'; detail: string } {
+  health(): ComponentHealth {
     const living = this.#livingPeers().length + 1;
     return this.#connected
       ? { status: 'healthy', detail: `node ${this.nodeId}; ${living} living node(s)` }
@@ -304,7 +304,7 @@ export class ClusterNode {
   async #onSessionEnded(key: SessionKey, state: SessionState): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const rec = this.#registry.session(key) ?? (await this.#registry.fetchSession(key).catch(() => undefined));
-      if (!rec || rec.value.node !== this.nodeId || TERMINAL.has(rec.value.state)) break;
+      if (!rec || rec.value.node !== this.nodeId || isTerminal(rec.value.state)) break;
       const ended = { ...rec.value, state, ended_at: new Date().toISOString() };
       if (await this.#registry.updateSession(key, ended, rec.revision).catch(() => false)) break;
       await this.#registry.fetchSession(key).catch(() => undefined);
@@ -398,7 +398,7 @@ export class ClusterNode {
           if (!retryable || Date.now() + NO_RESPONDERS_RETRY_MS >= deadline) {
             throw new RuntimeError(
               'node_lost',
-              `node ${node} did not answer ${req.type}: ${(err as Error)?.message ?? String(err)}`,
+              `node ${node} did not answer ${req.type}: ${errorMessage(err)}`,
               { node },
             );
           }
@@ -501,7 +501,7 @@ export class ClusterNode {
   /** CAS every active session of `node` to failed/node_lost; audit the ones this node won. */
   async #failSessionsOf(node: string, why: string): Promise<void> {
     for (const [key, rec] of this.#registry.sessionsOn(node)) {
-      if (TERMINAL.has(rec.value.state)) continue;
+      if (isTerminal(rec.value.state)) continue;
       const message = `node ${node} was lost (${why}); audited by node ${this.nodeId}`;
       const failed: SessionRecord = {
         ...rec.value,

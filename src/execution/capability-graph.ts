@@ -5,7 +5,7 @@
  */
 import type { AuditEventDraft } from '../audit/events.ts';
 import type { CapabilitySummary, SessionContext } from '../contracts.ts';
-import { RuntimeError } from '../errors.ts';
+import { RuntimeError, errorMessage } from '../errors.ts';
 import { agentCapabilityKey } from '../capabilities/cache/agent-key.ts';
 import { BUILTIN_TOOLS } from '../capabilities/tools/index.ts';
 import type { ToolContext } from '../capabilities/tools/tool.ts';
@@ -208,7 +208,7 @@ function skillCapability(skill: Skill): Capability {
         });
       } catch (err) {
         if (err instanceof RuntimeError) throw err;
-        throw new RuntimeError('skill_error', `skill ${skill.name} failed: ${(err as Error)?.message ?? String(err)}`);
+        throw new RuntimeError('skill_error', `skill ${skill.name} failed: ${errorMessage(err)}`);
       }
     },
   };

@@ -12,7 +12,7 @@
  * action (bench/routing.bench.ts).
  */
 import type { Action, ActionResult, PendingApproval, SessionContext } from '../contracts.ts';
-import { RuntimeError, type WireError, toWireError } from '../errors.ts';
+import { RuntimeError, type WireError, toWireError, errorMessage } from '../errors.ts';
 import type { SessionChain } from '../audit/emit.ts';
 import type { AuditEventDraft, AuditEventType, Severity } from '../audit/events.ts';
 import { canonicalJson, sha256Hex } from '../audit/hash-chain.ts';
@@ -207,7 +207,7 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
       failure = toWireError(
         new RuntimeError(
           capability.kind === 'skill' ? 'skill_error' : 'tool_error',
-          `the ${capability.kind} returned a value that is not JSON: ${(err as Error)?.message ?? err}`,
+          `the ${capability.kind} returned a value that is not JSON: ${errorMessage(err)}`,
         ),
       );
     }

@@ -3,7 +3,8 @@
  * components database, audit_logger and mcp_client (plus workers and daemon), and a timestamp.
  * 200 unless unhealthy (503), so load balancers take a draining daemon out of rotation.
  */
-import { type ComponentStatus, type Runtime, worstStatus } from '../../runtime.ts';
+import { type ComponentStatus, worstStatus } from '../../health.ts';
+import type { Runtime } from '../../runtime.ts';
 
 export interface HealthDocument {
   status: ComponentStatus;

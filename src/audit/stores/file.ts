@@ -13,12 +13,13 @@ import { constants } from 'node:fs';
 import { access, type FileHandle, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { RuntimeError } from '../../errors.ts';
+import { RuntimeError, errorMessage } from '../../errors.ts';
 import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
 import { syncDir } from '../sync-dir.ts';
 import { EventIdList, EventIdSet } from './event-ids.ts';
+import type { ComponentHealth } from '../../health.ts';
 
 const CURRENT_FILE = 'audit.jsonl';
 /** signed checkpoints (src/audit/checkpoints.ts), beside the event files; never rotated */
@@ -29,7 +30,6 @@ const FILE_NAME = /^audit(?:\.([1-9]\d*))?\.jsonl$/;
 const TEMP_FILE = /^\.audit.*\.tmp$/;
 const REWRITE_CHUNK_BYTES = 1 << 20;
 
-type Health = { status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string };
 
 /** A JSON-lines AuditStore in one directory, rotated at `maxFileSize` bytes, keeping `maxFiles` files. */
 export class FileAuditStore implements AuditStore {
@@ -149,7 +149,7 @@ export class FileAuditStore implements AuditStore {
     });
   }
 
-  async health(): Promise<Health> {
+  async health(): Promise<ComponentHealth> {
     try {
       await access(this.#dir, constants.W_OK);
     } catch (err) {
@@ -540,9 +540,6 @@ function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && err.code === code;
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * JSON lines written straight into one growing buffer. Concatenating a batch into one string

@@ -6,6 +6,7 @@
 import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
+import type { ComponentHealth } from '../../health.ts';
 
 /** An in-memory AuditStore that keeps at most `maxEvents` events, dropping the oldest first. */
 export class MemoryAuditStore implements AuditStore {
@@ -83,7 +84,7 @@ export class MemoryAuditStore implements AuditStore {
     return removed;
   }
 
-  async health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }> {
+  async health(): Promise<ComponentHealth> {
     return {
       status: 'healthy',
       detail: `${this.#events.size}/${this.#maxEvents} events, ${this.#dropped} dropped`,

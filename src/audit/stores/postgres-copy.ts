@@ -26,7 +26,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Config } from '../../../config/schema.ts';
 import { createPool } from '../../db/pool.ts';
-import { RuntimeError } from '../../errors.ts';
+import { RuntimeError, errorMessage } from '../../errors.ts';
 import { AuditCipher } from '../crypto.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import { DeadLetterFile } from './postgres/dead-letter.ts';
@@ -45,8 +45,8 @@ import {
 } from './postgres/queries.ts';
 import { RowBlock } from './postgres/row-block.ts';
 import type { RowBlockStore } from './store.ts';
+import type { ComponentHealth } from '../../health.ts';
 
-type Health = { status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string };
 
 const HEALTH_TIMEOUT_MS = 2_000;
 const PARTITIONS_AHEAD = 3;
@@ -128,7 +128,7 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       if (err instanceof RuntimeError && /does not exist/.test(err.message)) throw err;
       if (sqlState(err) !== undefined && !sqlState(err)!.startsWith('57') && !sqlState(err)!.startsWith('08'))
         throw err;
-      this.#lastError = errorText(err);
+      this.#lastError = errorMessage(err);
       this.#log(`audit database not reachable at start-up (events will be spooled): ${this.#lastError}`);
     }
   }
@@ -155,7 +155,7 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       await this.#store(block, false);
       this.#lastError = undefined;
     } catch (err) {
-      this.#lastError = errorText(err);
+      this.#lastError = errorMessage(err);
       if (err instanceof RuntimeError) throw err;
       throw new RuntimeError('audit_unavailable', `the audit database write failed: ${this.#lastError}`, {
         sqlstate: sqlState(err),
@@ -234,12 +234,12 @@ export class PostgresCopyAuditStore implements RowBlockStore {
     return Number(rows[0]?.removed ?? 0);
   }
 
-  async health(): Promise<Health> {
+  async health(): Promise<ComponentHealth> {
     if (this.#closed) return { status: 'unhealthy', detail: 'closed' };
     try {
       await this.#withClient((client) => client.query('SELECT 1'), HEALTH_TIMEOUT_MS);
     } catch (err) {
-      return { status: 'degraded', detail: `database unreachable: ${errorText(err)}` };
+      return { status: 'degraded', detail: `database unreachable: ${errorMessage(err)}` };
     }
     const dead = this.#deadLetters.count;
     return {
@@ -270,14 +270,14 @@ export class PostgresCopyAuditStore implements RowBlockStore {
     } catch (err) {
       const code = sqlState(err);
       if (code === '23505' && !staged) return this.#store(block, true);
-      if (code === '23514' && !partitionRetry && /partition/.test(errorText(err))) {
+      if (code === '23514' && !partitionRetry && /partition/.test(errorMessage(err))) {
         // A month dropped by retention since we cached it: create it again, once.
         this.#months.clear();
         return this.#store(block, staged, true);
       }
       if (!isDataError(code)) throw err;
       if (block.length === 1) {
-        await this.#deadLetterRow(block, { code, message: errorText(err) });
+        await this.#deadLetterRow(block, { code, message: errorMessage(err) });
         return;
       }
       // One bad row aborts the whole COPY: halve until it stands alone, the rest lands.
@@ -293,7 +293,7 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       event = block.events(this.#cipher)[0]!;
     } catch (err) {
       // Only a bug could make a row unreadable; keep its text rather than lose it.
-      this.#log(`audit row ${block.id(0)} could not be read back (${errorText(err)}); dead-lettered as text`);
+      this.#log(`audit row ${block.id(0)} could not be read back (${errorMessage(err)}); dead-lettered as text`);
       await this.#deadLetters.addRow(block.row(0), block.id(0), error);
       return;
     }
@@ -370,7 +370,7 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       return await this.#withClient((client) => client.query<R>(query.text, query.values));
     } catch (err) {
       if (err instanceof RuntimeError) throw err;
-      throw new RuntimeError('audit_unavailable', `the audit database query failed: ${errorText(err)}`);
+      throw new RuntimeError('audit_unavailable', `the audit database query failed: ${errorMessage(err)}`);
     }
   }
 
@@ -458,9 +458,6 @@ function isReusable(code: string | undefined): boolean {
   return code !== undefined && !code.startsWith('08') && !code.startsWith('57') && !code.startsWith('XX');
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));

@@ -11,6 +11,7 @@
 import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
 import type { RowBlock } from './postgres/row-block.ts';
+import type { ComponentHealth } from '../../health.ts';
 
 export interface AuditStore {
   readonly kind: 'memory' | 'file' | 'database';
@@ -29,7 +30,7 @@ export interface AuditStore {
   /** lines or rows that could not be read back as events: verify reports them, never skips silently */
   unreadable(): Promise<Array<{ where: string; detail: string }>>;
   /** component health for /health */
-  health(): Promise<{ status: 'healthy' | 'degraded' | 'unhealthy'; detail?: string }>;
+  health(): Promise<ComponentHealth>;
   close(): Promise<void>;
 }
 

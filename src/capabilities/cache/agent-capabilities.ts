@@ -8,11 +8,12 @@
  * Sessions without MCP servers never come here: their graphs are built from local tools and
  * skills, and each worker keeps those compiled (CapabilityGraphBuilder).
  */
-import type { McpServerSnapshot, McpToolInfo } from '../../../actors/mcp-gateway/messages.ts';
+import type { McpServerSnapshot, McpToolInfo } from '../mcp/shapes.ts';
 import type { SessionContext } from '../../contracts.ts';
 import type { Logger } from '../../log.ts';
 import { agentCapabilityKey } from './agent-key.ts';
-import type { CacheHealth, CapabilityCache } from './capability-cache.ts';
+import type { CapabilityCache } from './capability-cache.ts';
+import type { ComponentHealth } from '../../health.ts';
 
 /** Connections whose last tool list is remembered, to tell a changed list from a reconnect. */
 const MAX_TRACKED_CONNECTIONS = 10_000;
@@ -101,7 +102,7 @@ export class AgentCapabilityCache {
     return { backend: this.#cache.backend, hits: this.#hits, misses: this.#misses, invalidations: this.#invalidations };
   }
 
-  health(): CacheHealth {
+  health(): ComponentHealth {
     const h = this.#cache.health();
     return this.enabled ? h : { status: h.status, detail: `${h.detail}; disabled (capability.cache_ttl is 0)` };
   }

@@ -9,7 +9,8 @@
  * (CapabilityGraphBuilder). An entry is dropped early when one of its servers says its tool
  * list changed (invalidateServer), so a hit is never older than the last change notified.
  */
-import type { McpToolInfo } from '../../../actors/mcp-gateway/messages.ts';
+import type { McpToolInfo } from '../mcp/shapes.ts';
+import type { ComponentHealth } from '../../health.ts';
 
 export interface CachedCapabilities {
   /** ISO time the entry was built (operators can see how old a shared entry is) */
@@ -18,7 +19,6 @@ export interface CachedCapabilities {
   mcp_tools: Record<string, McpToolInfo[]>;
 }
 
-export type CacheHealth = { status: 'healthy' | 'degraded'; detail: string };
 
 export interface CapabilityCache {
   readonly backend: 'in_process' | 'redis';
@@ -27,7 +27,7 @@ export interface CapabilityCache {
   set(key: string, value: CachedCapabilities, ttlSeconds: number, serverKeys: readonly string[]): Promise<void>;
   /** drops every entry built with this MCP connection's tool list */
   invalidateServer(serverKey: string): Promise<void>;
-  health(): CacheHealth;
+  health(): ComponentHealth;
   close(): Promise<void>;
 }
 
@@ -99,7 +99,7 @@ export class InProcessCapabilityCache implements CapabilityCache {
     this.#byServer.delete(serverKey);
   }
 
-  health(): CacheHealth {
+  health(): ComponentHealth {
     const n = this.#entries.size;
     return { status: 'healthy', detail: `in process, ${n} entr${n === 1 ? 'y' : 'ies'}` };
   }

@@ -13,10 +13,10 @@
  */
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { McpToolInfoSchema } from '../../../actors/mcp-gateway/messages.ts';
+import type { ComponentHealth } from '../../health.ts';
+import { McpToolInfoSchema } from '../mcp/shapes.ts';
 import type { Logger } from '../../log.ts';
 import {
-  type CacheHealth,
   type CachedCapabilities,
   type CapabilityCache,
   InProcessCapabilityCache,
@@ -137,7 +137,7 @@ export class RedisCapabilityCache implements CapabilityCache {
     }
   }
 
-  health(): CacheHealth {
+  health(): ComponentHealth {
     if (this.#degradedBy !== undefined) {
       return {
         status: 'degraded',

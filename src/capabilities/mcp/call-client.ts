@@ -4,7 +4,7 @@
  * session cancel) it stops waiting at once and sends mcp.cancel, so the gateway aborts the SDK
  * request and the server hears notifications/cancelled.
  */
-import type { McpCallOutcome, McpGatewayMessage } from '../../../actors/mcp-gateway/messages.ts';
+import type { McpCallOutcome, McpCall, McpCancel } from './shapes.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { SessionKey } from '../../session-key.ts';
 import type { InvokeContext } from '../../execution/capability-graph.ts';
@@ -15,11 +15,11 @@ interface Pending {
 }
 
 export class McpCallClient {
-  readonly #send: (m: McpGatewayMessage) => void;
+  readonly #send: (m: McpCall | McpCancel) => void;
   readonly #pending = new Map<number, Pending>();
   #next = 1;
 
-  constructor(send: (m: McpGatewayMessage) => void) {
+  constructor(send: (m: McpCall | McpCancel) => void) {
     this.#send = send;
   }
 

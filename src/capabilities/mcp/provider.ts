@@ -11,7 +11,7 @@
  * that disconnects drops out of summary() at once and its tools fail fast with
  * mcp_unavailable; when it reconnects, or says its tool list changed, the new list shows up.
  */
-import type { McpServerSnapshot, McpToolInfo } from '../../../actors/mcp-gateway/messages.ts';
+import type { McpServerSnapshot, McpToolInfo } from './shapes.ts';
 import type { SessionContext } from '../../contracts.ts';
 import { RuntimeError, toWireError } from '../../errors.ts';
 import { sessionKey } from '../../session-key.ts';

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import path from 'node:path';
-import { RuntimeError } from '../../errors.ts';
+import { RuntimeError, errorMessage } from '../../errors.ts';
 import { assertJailAvailable, jailCommand, prepareJailFolders } from './jail.ts';
 import { optionalInteger, requireString } from './params.ts';
 import type { BuiltinTool, ToolContext } from './tool.ts';
@@ -74,11 +74,11 @@ export const executeCodeTool: BuiltinTool = {
     await assertJailAvailable(ctx.executeCodeJail.bwrap);
 
     const sandbox = await realpath(ctx.sandboxDir).catch((err: unknown) => {
-      throw failed(`the sandbox directory is not usable (${describe(err)})`);
+      throw failed(`the sandbox directory is not usable (${errorMessage(err)})`);
     });
     const scratch = await mkdtemp(path.join(await realpath(tmpdir()), 'semibot-exec-')).catch(
       (err: unknown) => {
-        throw failed(`cannot create a scratch directory (${describe(err)})`);
+        throw failed(`cannot create a scratch directory (${errorMessage(err)})`);
       },
     );
     try {
@@ -166,7 +166,7 @@ function runChild(
 
     child.on('error', (err) => {
       child.kill('SIGKILL');
-      settle(() => reject(failed(`cannot start the child process (${describe(err)})`)));
+      settle(() => reject(failed(`cannot start the child process (${errorMessage(err)})`)));
     });
     child.on('close', (code, sig) => {
       settle(() =>
@@ -211,6 +211,3 @@ function failed(why: string): RuntimeError {
   return new RuntimeError('code_execution_failed', `execute_code: ${why}`);
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
-import { RuntimeError } from '../../errors.ts';
+import { RuntimeError, errorMessage } from '../../errors.ts';
 import { type CheckedAddress, checkedAddress } from './address-policy.ts';
 import { requireString } from './params.ts';
 import type { BuiltinTool, ToolContext } from './tool.ts';
@@ -212,6 +212,6 @@ function requestError(err: unknown, url: URL, ctx: ToolContext): RuntimeError {
   if (ctx.signal.aborted) return new RuntimeError('action_cancelled', 'http_request was aborted');
   // undici puts the useful part (ECONNREFUSED, ENOTFOUND, …) in `cause`.
   const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   return new RuntimeError('tool_error', `http_request to ${url.host} failed: ${message}${cause}`);
 }

@@ -11,7 +11,7 @@
 import { constants } from 'node:fs';
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { RuntimeError } from '../../errors.ts';
+import { RuntimeError, errorMessage } from '../../errors.ts';
 
 /** open() flag that makes a symlink in the final component fail with ELOOP (0 where unsupported). */
 export const O_NOFOLLOW: number = constants.O_NOFOLLOW ?? 0;
@@ -93,7 +93,7 @@ export function fsError(tool: string, relPath: string, err: unknown): RuntimeErr
     case 'EISDIR':
       return new RuntimeError('tool_error', `${tool}: "${relPath}" is a directory`);
     default: {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       return new RuntimeError('tool_error', `${tool}: ${message}`);
     }
   }

@@ -3,7 +3,8 @@
  * out of the planner's list and fail fast; calls are cancelled at the gateway on abort.
  */
 import { describe, expect, it } from 'vitest';
-import type { McpGatewayMessage, McpServerSnapshot } from '../../../actors/mcp-gateway/messages.ts';
+import type { McpServerSnapshot } from '../../../src/capabilities/mcp/shapes.ts';
+import type { McpGatewayMessage } from '../../../actors/mcp-gateway/messages.ts';
 import { McpCallClient } from '../../../src/capabilities/mcp/call-client.ts';
 import { mcpConnectionKey } from '../../../src/capabilities/mcp/naming.ts';
 import { McpCapabilityProvider, McpRegistry } from '../../../src/capabilities/mcp/provider.ts';

@@ -1,0 +1,16 @@
+/**
+ * What the supervisor hands a pool worker when it starts a session host there (one long-running
+ * piscina task per thread): its slot, its two ports and the frozen configuration. Shared by the
+ * supervisor (actors/supervisor/supervisor.ts) and the worker entry (workers/session.worker.ts).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Config } from '../../config/schema.ts';
+
+export interface HostTask {
+  slot: number;
+  /** session.* messages in, supervisor.* messages out (msgpack frames) */
+  supervisorPort: MessagePort;
+  /** audit.append out, session.audit_ack in */
+  auditPort: MessagePort;
+  config: Config;
+}
