@@ -8,15 +8,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type {
-  Action,
-  ActionInput,
-  ActionResult,
-  ApprovalDecision,
-  PendingApproval,
-  SessionContext,
-  SessionState,
-  SessionStatus,
+import {
+  type Action,
+  type ActionInput,
+  type ActionResult,
+  type ApprovalDecision,
+  isTerminal,
+  type PendingApproval,
+  type SessionContext,
+  type SessionState,
+  type SessionStatus,
 } from '../../src/contracts.ts';
 import { RuntimeError, type WireError, toWireError } from '../../src/errors.ts';
 import { type AuditOutbox, SessionChain } from '../../src/audit/emit.ts';
@@ -52,8 +53,6 @@ export interface SessionServices {
   /** SANDBOX_MAX_BYTES (0: no limit) */
   sandboxMaxBytes: number;
 }
-
-const TERMINAL: ReadonlySet<SessionState> = new Set(['completed', 'failed', 'cancelled']);
 
 export class SessionActor {
   readonly ctx: SessionContext;
@@ -146,7 +145,7 @@ export class SessionActor {
    * connection changes of the servers this session uses).
    */
   recordEvent(draft: AuditEventDraft): void {
-    if (!TERMINAL.has(this.#state)) this.#chain.emit(draft);
+    if (!isTerminal(this.#state)) this.#chain.emit(draft);
   }
 
   get capabilities() {
@@ -173,14 +172,14 @@ export class SessionActor {
       throw new RuntimeError('wrong_planner', 'an external-planner session is driven through execute(), not run()');
     }
     try {
-      while (!TERMINAL.has(this.#state)) {
+      while (!isTerminal(this.#state)) {
         const step = await this.#planner.nextStep({
           ctx: this.ctx,
           capabilities: this.#graph.summary(),
           history: this.#history,
           signal: this.#abort.signal,
         });
-        if (TERMINAL.has(this.#state)) break;
+        if (isTerminal(this.#state)) break;
         if (step === null) {
           await this.#finish('completed');
           break;
@@ -188,7 +187,7 @@ export class SessionActor {
         await this.#step(step);
       }
     } catch (err) {
-      if (!TERMINAL.has(this.#state)) {
+      if (!isTerminal(this.#state)) {
         const wire = toWireError(err, 'planner_error');
         // max_iterations already ended the session in #step; anything else is a planner failure.
         await this.#finish('failed', new RuntimeError(wire.code, wire.message));
@@ -204,7 +203,7 @@ export class SessionActor {
   }
 
   async cancel(reason: string): Promise<SessionStatus> {
-    if (!TERMINAL.has(this.#state)) {
+    if (!isTerminal(this.#state)) {
       await this.#finish('cancelled', new RuntimeError('action_cancelled', `the session was cancelled: ${reason}`));
     }
     await this.#ending;
@@ -213,7 +212,7 @@ export class SessionActor {
 
   /** Ends the session normally after its in-flight actions finish. */
   async end(): Promise<SessionStatus> {
-    if (!TERMINAL.has(this.#state)) await this.#finish('completed', undefined, { abort: false });
+    if (!isTerminal(this.#state)) await this.#finish('completed', undefined, { abort: false });
     await this.#ending;
     return this.status();
   }
@@ -330,7 +329,7 @@ export class SessionActor {
   }
 
   #inactive(): RuntimeError | undefined {
-    return TERMINAL.has(this.#state)
+    return isTerminal(this.#state)
       ? new RuntimeError('session_not_active', `session ${this.ctx.session_id} has ended (${this.#state})`)
       : undefined;
   }
@@ -341,7 +340,7 @@ export class SessionActor {
   }
 
   #refreshWaitingState(): void {
-    if (TERMINAL.has(this.#state)) return;
+    if (isTerminal(this.#state)) return;
     this.#state = this.#approvals.size > 0 ? 'waiting_approval' : 'running';
   }
 

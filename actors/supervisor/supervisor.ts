@@ -15,14 +15,11 @@
  *   host ──mcp.call / mcp.cancel──► #onMessage ──► McpGateway ──session.mcp_result──► that host
  *   McpGateway change ──session.mcp_status──► every host
  */
-import { availableParallelism } from 'node:os';
-import { MessageChannel } from 'node:worker_threads';
-import * as Comlink from 'comlink';
-import { Piscina } from 'piscina';
+import type * as Comlink from 'comlink';
 import type { Config } from '../../config/schema.ts';
 import { PendingAsks } from '../../src/actor-system/ask.ts';
-import { RestartPolicy } from '../../src/actor-system/supervision.ts';
 import type { AuditEventDraft } from '../../src/audit/events.ts';
+import { sessionFailureDrafts } from '../../src/audit/session-failure.ts';
 import { isTerminal, type PendingApproval, type SessionContext, type SessionState } from '../../src/contracts.ts';
 import {
   COMMAND_TRAITS,
@@ -34,10 +31,7 @@ import {
 import { RuntimeError, errorMessage } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
-import { MessagePortTransport } from '../../src/transport/message-port.ts';
-import { workerEntry } from '../../src/worker-entry.ts';
 import type { AuditApi } from '../../src/audit/audit-api.ts';
-import type { HostTask } from '../session/host-task.ts';
 import type { McpGateway } from '../mcp-gateway/gateway.ts';
 import type { McpServerSnapshot } from '../../src/capabilities/mcp/shapes.ts';
 import type { McpGatewayMessage } from '../mcp-gateway/messages.ts';
@@ -45,23 +39,12 @@ import type { AgentCapabilityCache } from '../../src/capabilities/cache/agent-ca
 import type { SessionHostMessage } from '../session/messages.ts';
 import type { SupervisorMessage } from './messages.ts';
 import { type SessionEntry, SessionTable } from './session-table.ts';
+import { type WorkerSlot, WorkerSlots } from './worker-slots.ts';
 
 /** Control asks (start, status, approve) answer fast; execute/run are bounded by session timeouts. */
 const CONTROL_ASK_TIMEOUT_MS = 30_000;
 /** while stopping, how often the audit actor is asked to write what it holds */
 const SHUTDOWN_FLUSH_EVERY_MS = 50;
-
-interface WorkerSlot {
-  slot: number;
-  /** names the asks this incarnation owns, so a replacement's asks are never failed with it */
-  owner: string;
-  transport: MessagePortTransport<SupervisorMessage, SessionHostMessage>;
-  producerId: number;
-  booted: boolean;
-  ready: Promise<void>;
-  onReady: () => void;
-  threadId: number;
-}
 
 export type ApprovalListener = (event: {
   session_id: string;
@@ -83,17 +66,11 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #table = new SessionTable();
   readonly #asks = new PendingAsks();
-  readonly #slots = new Map<number, WorkerSlot>();
-  readonly #restart: RestartPolicy;
+  readonly #workers: WorkerSlots;
   readonly #approvalListeners = new Set<ApprovalListener>();
   /** told when a session reaches a terminal state (the cluster registry listens; issue 6) */
   readonly #endedListeners = new Set<(key: SessionKey, state: SessionState) => void>();
-  readonly #workerCount: number;
-  #pool: Piscina | undefined;
   #stopping = false;
-  #respawnStopped = false;
-  #restarts = 0;
-  #generation = 0;
   readonly #inflightWork = new Set<Promise<unknown>>();
   readonly #mcp: McpGateway | undefined;
   readonly #capabilityCache: AgentCapabilityCache | undefined;
@@ -114,30 +91,17 @@ export class Supervisor {
     // A changed tool list also drops the cached graphs built with the old one.
     mcp?.onChange((snapshot) => {
       capabilityCache?.observe(snapshot);
-      for (const slot of this.#slots.keys()) this.#post(slot, { type: 'session.mcp_status', snapshot });
+      for (const slot of this.#workers.slots()) this.#post(slot, { type: 'session.mcp_status', snapshot });
     });
-    this.#restart = new RestartPolicy(
-      config.runtime.max_restarts,
-      config.runtime.restart_window_seconds * 1000,
-    );
-    this.#workerCount =
-      config.runtime.workers > 0 ? config.runtime.workers : Math.max(1, availableParallelism());
+    this.#workers = new WorkerSlots(config, audit, this.#log, {
+      message: (worker, m) => this.#onMessage(worker, m),
+      died: (worker, err) => void this.#onWorkerDied(worker, err),
+      unsendable: (message, err) => this.#failUnsendable(message, err),
+    });
   }
 
-  async start(): Promise<void> {
-    const entry = workerEntry('session');
-    this.#pool = new Piscina({
-      filename: entry.filename,
-      execArgv: entry.execArgv,
-      minThreads: this.#workerCount,
-      maxThreads: this.#workerCount,
-      concurrentTasksPerWorker: 1,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      resourceLimits: { maxOldGenerationSizeMb: this.#config.runtime.worker_max_memory_mb },
-    });
-    // A worker that dies while idle surfaces here; without a listener it would crash the process.
-    this.#pool.on('error', (err: Error) => this.#log.error({ err }, 'pool worker error'));
-    await Promise.all(Array.from({ length: this.#workerCount }, (_, slot) => this.#spawnWorker(slot)));
+  start(): Promise<void> {
+    return this.#workers.start();
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {
@@ -201,7 +165,7 @@ export class Supervisor {
     try {
       // Connect (or join) the session's MCP servers first, so its graph holds their tools.
       const mcp = this.#mcp && ctx.mcp_servers.length > 0 ? await this.#acquireMcp(this.#mcp, key, ctx) : undefined;
-      await this.#slots.get(slot)!.ready;
+      await this.#workers.get(slot)!.ready;
       return await this.#ask<StartedSession>(
         slot,
         (req) => ({ type: 'session.command', req, command: { command: 'start', ctx }, ...(mcp ? { mcp } : {}) }),
@@ -274,7 +238,7 @@ export class Supervisor {
   /** Asks every session host to send its waiting audit events now (read-your-writes for audit queries). */
   async flushAudit(): Promise<void> {
     await Promise.all(
-      [...this.#slots.keys()].map((slot) =>
+      [...this.#workers.slots()].map((slot) =>
         this.#ask(slot, (req) => ({ type: 'session.flush_audit', req }), { timeoutMs: CONTROL_ASK_TIMEOUT_MS }).catch(
           () => {},
         ),
@@ -308,24 +272,24 @@ export class Supervisor {
 
   stats(): SupervisorStats {
     return {
-      workers: this.#slots.size,
+      workers: this.#workers.size,
       active_sessions: this.#table.active,
-      worker_restarts: this.#restarts,
+      worker_restarts: this.#workers.restarts,
       pending_asks: this.#asks.size,
-      respawning_stopped: this.#respawnStopped,
+      respawning_stopped: this.#workers.respawnStopped,
     };
   }
 
   /** For tests and operations: the piscina threads (to kill one, say). */
   get threads(): readonly import('node:worker_threads').Worker[] {
-    return this.#pool?.threads ?? [];
+    return this.#workers.threads;
   }
 
   /** The worker slot and thread id a session is pinned to. */
   placement(key: SessionKey): { slot: number; thread_id: number } | undefined {
     const entry = this.#table.get(key);
     if (!entry) return undefined;
-    return { slot: entry.slot, thread_id: this.#slots.get(entry.slot)?.threadId ?? -1 };
+    return { slot: entry.slot, thread_id: this.#workers.get(entry.slot)?.threadId ?? -1 };
   }
 
   /**
@@ -341,80 +305,18 @@ export class Supervisor {
     // wait, or a long audit.flush_interval would hold the stop until CONTROL_ASK_TIMEOUT_MS (issue 5).
     const flushing = setInterval(() => void this.#audit.flush().catch(() => {}), SHUTDOWN_FLUSH_EVERY_MS);
     await Promise.allSettled(
-      [...this.#slots.keys()].map((slot) =>
+      [...this.#workers.slots()].map((slot) =>
         this.#ask(slot, (req) => ({ type: 'session.shutdown', req }), { timeoutMs: CONTROL_ASK_TIMEOUT_MS }),
       ),
     );
     clearInterval(flushing);
-    await this.#pool?.destroy();
-    for (const slot of this.#slots.values()) slot.transport.close();
-    this.#slots.clear();
-  }
-
-  /**
-   * Starts a session host on the pool. The slot is registered at once (sessions placed on it
-   * wait for `ready`), so a crashed worker's replacement is visible without a gap.
-   */
-  #spawnWorker(slot: number): Promise<void> {
-    const toHost = new MessageChannel();
-    const toAudit = new MessageChannel();
-    const transport = new MessagePortTransport<SupervisorMessage, SessionHostMessage>(toHost.port1, {
-      // Data that cannot be encoded fails its own ask, never the main thread (issue 15).
-      onUnsendable: (message, err) => this.#failUnsendable(message, err),
-    });
-    let onReady: () => void = () => {};
-    let onBootFailed: (err: unknown) => void = () => {};
-    const ready = new Promise<void>((resolve, reject) => {
-      onReady = resolve;
-      onBootFailed = reject;
-    });
-    ready.catch(() => {});
-    const worker: WorkerSlot = {
-      slot,
-      owner: `worker:${slot}#${++this.#generation}`,
-      transport,
-      producerId: -1,
-      booted: false,
-      ready,
-      onReady,
-      threadId: -1,
-    };
-    this.#slots.set(slot, worker);
-    transport.onMessage((m) => this.#onMessage(worker, m));
-
-    void (async () => {
-      try {
-        worker.producerId = await this.#audit.attachProducer(
-          Comlink.transfer(toAudit.port2, [toAudit.port2]),
-        );
-      } catch (err) {
-        onBootFailed(err);
-        return;
-      }
-      const task: HostTask = {
-        slot,
-        supervisorPort: toHost.port2,
-        auditPort: toAudit.port1,
-        config: this.#config,
-      };
-      this.#pool!.run(task, { transferList: [toHost.port2, toAudit.port1] }).then(
-        () => this.#log.debug({ slot }, 'session host finished'),
-        (err: unknown) => {
-          onBootFailed(new RuntimeError('worker_crashed', `worker ${slot} died while booting`));
-          void this.#onWorkerDied(worker, err);
-        },
-      );
-    })();
-    return ready;
+    await this.#workers.stop();
   }
 
   #onMessage(worker: WorkerSlot, m: SupervisorMessage): void {
     switch (m.type) {
       case 'supervisor.ready':
-        worker.booted = true;
-        worker.threadId = m.thread_id;
-        this.#restart.recordBoot();
-        worker.onReady();
+        this.#workers.markReady(worker, m.thread_id);
         return;
       case 'supervisor.reply':
         this.#asks.resolve(m);
@@ -452,7 +354,7 @@ export class Supervisor {
     }
     const reply = (outcome: Awaited<ReturnType<McpGateway['call']>>) => {
       // The host may have died meanwhile; its replacement never asked.
-      if (this.#slots.get(worker.slot) !== worker) return;
+      if (!this.#workers.isCurrent(worker)) return;
       this.#post(worker.slot, { type: 'session.mcp_result', call: m.call, outcome });
     };
     if (!this.#mcp) {
@@ -473,7 +375,7 @@ export class Supervisor {
   }
 
   async #onWorkerDied(worker: WorkerSlot, err: unknown): Promise<void> {
-    if (this.#slots.get(worker.slot) !== worker) return;
+    if (!this.#workers.isCurrent(worker)) return;
     if (this.#stopping) {
       // stop() ends the pool; a host task rejected by destroy() is not a crash.
       this.#asks.failOwner(worker.owner, new RuntimeError('runtime_stopping'));
@@ -481,62 +383,23 @@ export class Supervisor {
     }
     const message = `worker ${worker.slot} (thread ${worker.threadId}) died: ${errorMessage(err)}`;
     this.#log.error({ slot: worker.slot }, message);
-    this.#slots.delete(worker.slot);
-    worker.transport.close();
     this.#mcp?.cancelHost(worker.owner);
 
     // 1. Replace it at once (new sessions wait for it), unless workers are crash-looping.
-    this.#restarts++;
-    if (this.#restart.recordDeath({ duringBoot: !worker.booted })) {
-      this.#spawnWorker(worker.slot).catch((spawnErr) =>
-        this.#log.error({ err: spawnErr }, 'respawn failed'),
-      );
-    } else {
-      this.#respawnStopped = true;
+    if (!this.#workers.replace(worker)) {
       this.#log.fatal({ slot: worker.slot }, 'workers keep dying; no longer replacing them');
     }
 
     // 2. Audit the loss for each session that lived there, continuing its hash chain.
-    const crashed = this.#table.activeOn(worker.slot);
     const drafts: Array<{ identity: SessionEntry['identity']; draft: AuditEventDraft }> = [];
-    for (const entry of crashed) {
-      for (const action of [...entry.inflight.values()].flat()) {
-        drafts.push({
-          identity: entry.identity,
-          draft: {
-            event_type: 'action_failed',
-            severity: 'error',
-            message: `action ${action.name} failed: its worker crashed`,
-            action_id: action.id,
-            action_name: action.name,
-            success: false,
-            error_message: message,
-            metadata: { error_code: 'worker_crashed' },
-          },
-        });
-      }
-      drafts.push(
-        {
-          identity: entry.identity,
-          draft: {
-            event_type: 'error',
-            severity: 'critical',
-            message,
-            metadata: { error_code: 'worker_crashed' },
-          },
-        },
-        {
-          identity: entry.identity,
-          draft: {
-            event_type: 'session_ended',
-            severity: 'error',
-            message: `session failed: ${message}`,
-            success: false,
-            error_message: message,
-            metadata: { state: 'failed', error_code: 'worker_crashed' },
-          },
-        },
-      );
+    for (const entry of this.#table.activeOn(worker.slot)) {
+      const failure = sessionFailureDrafts({
+        message,
+        errorCode: 'worker_crashed',
+        actions: [...entry.inflight.values()].flat(),
+        why: 'its worker crashed',
+      });
+      for (const draft of failure) drafts.push({ identity: entry.identity, draft });
       entry.finalStatus = {
         session_id: entry.identity.session_id,
         org_id: entry.identity.org_id,
@@ -558,7 +421,7 @@ export class Supervisor {
     } catch (auditErr) {
       this.#log.error({ err: auditErr }, 'could not audit a worker crash');
     }
-    this.#audit.detachProducer(worker.producerId).catch(() => {});
+    this.#workers.detachAudit(worker);
 
     // 3. Fail exactly the asks that worker owned; nothing waits forever.
     this.#asks.failOwner(worker.owner, new RuntimeError('worker_crashed', message));
@@ -577,7 +440,7 @@ export class Supervisor {
     build: (req: number) => SessionHostMessage,
     options: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<T> {
-    const worker = this.#slots.get(slot);
+    const worker = this.#workers.get(slot);
     if (!worker) return Promise.reject(new RuntimeError('worker_crashed', `worker ${slot} is not running`));
     const { req, reply } = this.#asks.create<T>(worker.owner, options);
     this.#post(slot, build(req));
@@ -586,7 +449,7 @@ export class Supervisor {
 
   /** Every message to a session host leaves here (tracing and metrics hook in at this one place). */
   #post(slot: number, message: SessionHostMessage): void {
-    this.#slots.get(slot)?.transport.send(message);
+    this.#workers.post(slot, message);
   }
 
   #track<T>(work: Promise<T>): Promise<T> {
@@ -597,12 +460,12 @@ export class Supervisor {
   }
 
   #placeSession(): number {
-    if (this.#slots.size === 0) {
+    if (this.#workers.size === 0) {
       throw new RuntimeError('runtime_busy', 'no session worker is running (workers kept crashing)');
     }
     let best = -1;
     let bestLoad = Number.POSITIVE_INFINITY;
-    for (const slot of this.#slots.keys()) {
+    for (const slot of this.#workers.slots()) {
       const load = this.#table.activeCountOn(slot);
       if (load < bestLoad) {
         best = slot;

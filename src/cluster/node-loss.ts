@@ -15,7 +15,8 @@
  */
 import type * as Comlink from 'comlink';
 import { type ChainIdentity, buildEvent } from '../audit/emit.ts';
-import { type AuditEvent, type AuditEventDraft, GENESIS_HASH } from '../audit/events.ts';
+import { type AuditEvent, GENESIS_HASH } from '../audit/events.ts';
+import { sessionFailureDrafts } from '../audit/session-failure.ts';
 import type { AuditApi } from '../audit/audit-api.ts';
 import type { SessionRef } from '../session-key.ts';
 
@@ -45,24 +46,16 @@ export async function storedHead(
 
 /** The error + session_ended events that close a lost node's session, chained as described above. */
 export function nodeLostEvents(lost: LostSession, head: Pick<AuditEvent, 'seq' | 'hash'> | undefined): AuditEvent[] {
-  const metadata = {
-    error_code: 'node_lost',
-    lost_node: lost.lostNode,
-    audited_by: lost.auditedBy,
-    chain: head ? 'continued' : 'new_segment',
-    continued_from_seq: head ? head.seq : null,
-  };
-  const drafts: AuditEventDraft[] = [
-    { event_type: 'error', severity: 'critical', message: lost.message, metadata },
-    {
-      event_type: 'session_ended',
-      severity: 'error',
-      message: `session failed: ${lost.message}`,
-      success: false,
-      error_message: lost.message,
-      metadata: { ...metadata, state: 'failed' },
+  const drafts = sessionFailureDrafts({
+    message: lost.message,
+    errorCode: 'node_lost',
+    metadata: {
+      lost_node: lost.lostNode,
+      audited_by: lost.auditedBy,
+      chain: head ? 'continued' : 'new_segment',
+      continued_from_seq: head ? head.seq : null,
     },
-  ];
+  });
   const events: AuditEvent[] = [];
   let seq = head ? head.seq + 1 : 0;
   let prev = head?.hash ?? GENESIS_HASH;
