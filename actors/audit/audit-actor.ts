@@ -21,8 +21,7 @@ import {
 } from '../../src/audit/events.ts';
 import type { AuditStats, SessionVerdict } from '../../src/audit/audit-api.ts';
 import { keyOf } from '../../src/session-key.ts';
-import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
-import { type AuditStore, type RowBlockStore, takesRowBlocks } from '../../src/audit/stores/store.ts';
+import type { AuditStore, BatchPiece } from '../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../src/transport/message-port.ts';
 import type { SessionHostMessage } from '../session/messages.ts';
 import { type SigningKeys, parseSigningKeys } from '../../src/audit/checkpoints.ts';
@@ -40,9 +39,8 @@ const DATABASE_WRITES_IN_FLIGHT = 3;
 
 export class AuditActor {
   readonly #store: AuditStore;
-  readonly #batcher: Batcher<RowBlock> | Batcher<readonly AuditEvent[]>;
-  /** hands a producer's events to the batcher, encoded as rows first for the database store */
-  readonly #enqueue: (producer: number, events: readonly AuditEvent[]) => void;
+  /** one batcher for every store; what waits in it is the store's encoding (BatchEncoder) */
+  readonly #batcher: Batcher<BatchPiece>;
   readonly #producers = new Map<number, MessagePortTransport<AuditMessage, SessionHostMessage>>();
   // The newest event of each live session, so events the supervisor writes for a session
   // (e.g. after its worker crashed) continue that session's hash chain.
@@ -80,35 +78,26 @@ export class AuditActor {
           this.#log(`audit write failed (attempt ${attempt}): ${this.#lastError}`);
       },
     };
-    if (takesRowBlocks(store)) {
-      // Database store: a failed write is spooled to disk (durable, so acknowledged) and replayed
-      // in order, instead of being held in memory and retried (issue 3).
-      const spooler = new SpoolingWriter({
-        store,
-        spool: new Spool({ dir: path.resolve(config.log_dir, 'spool'), maxBytes: config.spool_max_bytes }),
-        log,
-      });
-      this.#spooler = spooler;
-      const batcher = new Batcher<RowBlock>({
-        ...batching,
-        writer: { write: (blocks) => spooler.writeRows(blocks) },
-        // Batches go out on their own connections while earlier ones are in flight: while one
-        // COPY waits for its commit (the WAL flush), the next streams. Measured against psql
-        // \copy (bench audit-copy, median rounds of four runs): 2 in flight 0.78-0.83x, 3 in
-        // flight 0.86-0.92x, 4 no better than 3.
-        maxInFlight: DATABASE_WRITES_IN_FLIGHT,
-      });
-      this.#batcher = batcher;
-      // Encoded on arrival: the batch then waits as bytes, not objects (see row-block.ts).
-      this.#enqueue = (producer, events) => batcher.add(producer, this.#prepare(store, producer, events));
-    } else {
-      const batcher = new Batcher<readonly AuditEvent[]>({
-        ...batching,
-        writer: { write: (pieces) => store.append(pieces.length === 1 ? pieces[0]! : pieces.flat()) },
-      });
-      this.#batcher = batcher;
-      this.#enqueue = (producer, events) => batcher.add(producer, events);
-    }
+    // Database store: a failed write is spooled to disk (durable, so acknowledged) and replayed
+    // in order, instead of being held in memory and retried (issue 3).
+    const spooler =
+      store.kind === 'database'
+        ? new SpoolingWriter({
+            store,
+            spool: new Spool({ dir: path.resolve(config.log_dir, 'spool'), maxBytes: config.spool_max_bytes }),
+            log,
+          })
+        : undefined;
+    this.#spooler = spooler;
+    this.#batcher = new Batcher<BatchPiece>({
+      ...batching,
+      writer: { write: (pieces) => (spooler ? spooler.writePieces(pieces) : store.encoder.write(pieces)) },
+      // Database batches go out on their own connections while earlier ones are in flight: while
+      // one COPY waits for its commit (the WAL flush), the next streams. Measured against psql
+      // \copy (bench audit-copy, median rounds of four runs): 2 in flight 0.78-0.83x, 3 in
+      // flight 0.86-0.92x, 4 no better than 3.
+      maxInFlight: spooler ? DATABASE_WRITES_IN_FLIGHT : 1,
+    });
   }
 
   async init(): Promise<void> {
@@ -268,18 +257,20 @@ export class AuditActor {
   }
 
   /**
-   * The events as rows. An event the store cannot even encode must neither stop the others nor
-   * take the audit thread down: it goes to the dead-letter file, and is acknowledged once there.
+   * The events in the store's encoding, as they arrive (the batch then waits as the store will
+   * write it). An event the store cannot even encode must neither stop the others nor take the
+   * audit thread down: it goes to the dead-letter file, and is acknowledged once there.
    */
-  #prepare(store: RowBlockStore, producer: number, events: readonly AuditEvent[]): RowBlock {
+  #encode(producer: number, events: readonly AuditEvent[]): BatchPiece {
+    const store = this.#store;
     try {
-      return store.prepare(events);
+      return store.encoder.encode(events);
     } catch {
       const encodable: AuditEvent[] = [];
       const refused: Array<{ event: AuditEvent; message: string }> = [];
       for (const event of events) {
         try {
-          store.prepare([event]);
+          store.encoder.encode([event]);
           encodable.push(event);
         } catch (err) {
           refused.push({
@@ -289,17 +280,18 @@ export class AuditActor {
         }
       }
       void this.#deadLetterAll(store, producer, refused);
-      return store.prepare(encodable);
+      return store.encoder.encode(encodable);
     }
   }
 
   async #deadLetterAll(
-    store: RowBlockStore,
+    store: AuditStore,
     producer: number,
     refused: Array<{ event: AuditEvent; message: string }>,
   ): Promise<void> {
     for (const { event, message } of refused) {
       try {
+        if (!store.deadLetter) throw new Error(`the ${store.kind} store keeps no dead letters`);
         await store.deadLetter(event, { message });
       } catch (err) {
         // Not even the dead-letter file: log the whole event, the last place it can go.
@@ -319,6 +311,6 @@ export class AuditActor {
       if (event.event_type === 'session_ended') this.#chainHeads.delete(key);
       else this.#chainHeads.set(key, { seq: event.seq, hash: event.hash });
     }
-    this.#enqueue(producer, events);
+    this.#batcher.add(producer, this.#encode(producer, events));
   }
 }

@@ -2,8 +2,8 @@
  * The local spool of the database audit store: where batches wait while PostgreSQL cannot take
  * them, on disk under AUDIT_LOG_DIR/spool, replayed in order when it comes back.
  *
- *   Batcher ──writeRows(batch)──► SpoolingWriter
- *        spool empty, DB ok:  store.appendRows(batch) ─────────► committed → ack
+ *   Batcher ──writePieces(batch)──► SpoolingWriter
+ *        spool empty, DB ok:  store.encoder.write(batch) ──────► committed → ack
  *        DB failed / spool not empty: Spool.append(its events) ► fsynced   → ack
  *                                       │ (full: the write waits → no acks → producers wait)
  *                  replay loop ◄────────┘ oldest record first → store.append (idempotent)
@@ -20,8 +20,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AuditEvent } from '../../src/audit/events.ts';
-import type { RowBlock } from '../../src/audit/stores/postgres/row-block.ts';
-import type { RowBlockStore } from '../../src/audit/stores/store.ts';
+import type { AuditStore, BatchPiece } from '../../src/audit/stores/store.ts';
 import { syncDir } from '../../src/audit/sync-dir.ts';
 import { errorMessage } from '../../src/errors.ts';
 
@@ -230,7 +229,7 @@ export interface SpoolingWriterHealth {
  * and only then does the Batcher acknowledge them to their producers.
  */
 export class SpoolingWriter {
-  readonly #store: RowBlockStore;
+  readonly #store: AuditStore;
   readonly #spool: Spool;
   readonly #log: (msg: string) => void;
   #replaying: Promise<void> | undefined;
@@ -239,7 +238,7 @@ export class SpoolingWriter {
   #wake: (() => void) | undefined;
   readonly stats = { spooled_batches: 0, replayed_batches: 0, recovered_records: 0, truncated_bytes: 0 };
 
-  constructor({ store, spool, log }: { store: RowBlockStore; spool: Spool; log?: (msg: string) => void }) {
+  constructor({ store, spool, log }: { store: AuditStore; spool: Spool; log?: (msg: string) => void }) {
     this.#store = store;
     this.#spool = spool;
     this.#log = log ?? (() => {});
@@ -262,17 +261,18 @@ export class SpoolingWriter {
     if (!this.#spool.isEmpty) this.#kickReplay();
   }
 
-  /** A batch as the audit actor holds it: rows prepared by the store (see RowBlockStore). */
-  writeRows(blocks: readonly RowBlock[]): Promise<void> {
+  /** A batch as the audit actor holds it: pieces made by the store's encoder (rows, for the database). */
+  writePieces(pieces: readonly BatchPiece[]): Promise<void> {
+    const { encoder } = this.#store;
     return this.#write(
-      () => this.#store.appendRows(blocks),
-      () => this.#store.eventsOf(blocks),
+      () => encoder.write(pieces),
+      () => encoder.events(pieces),
     );
   }
 
   /** A batch of events. */
   write(events: readonly AuditEvent[]): Promise<void> {
-    return this.writeRows([this.#store.prepare(events)]);
+    return this.writePieces([this.#store.encoder.encode(events)]);
   }
 
   async #write(direct: () => Promise<void>, events: () => AuditEvent[]): Promise<void> {

@@ -16,8 +16,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type ActionOutcome, type AuditEvent, actionOutcome } from '../audit/events.ts';
-import type { RowBlock } from '../audit/stores/postgres/row-block.ts';
-import { type AuditStore, takesRowBlocks } from '../audit/stores/store.ts';
+import type { AuditStore, BatchEncoder } from '../audit/stores/store.ts';
 import { ACTION_DURATION_BUCKETS_S, FLUSH_DURATION_BUCKETS_S } from './buckets.ts';
 
 
@@ -114,17 +113,20 @@ export class AuditMetrics {
         events.length,
         () => events.map(actionOutcome).filter((o): o is ActionOutcome => o !== undefined),
       );
-    const rowStore = takesRowBlocks(store) ? store : undefined;
-    const appendRows = (blocks: readonly RowBlock[]) =>
-      measured(
-        () => rowStore!.appendRows(blocks),
-        blocks.reduce((n, b) => n + b.length, 0),
-        () => blocks.flatMap((b) => b.outcomes()),
-      );
+    // A batch from the batcher is written through the store's encoder: measured there.
+    const encoder: BatchEncoder = {
+      ...store.encoder,
+      write: (pieces) =>
+        measured(
+          () => store.encoder.write(pieces),
+          pieces.reduce((n, p) => n + p.length, 0),
+          () => store.encoder.outcomes(pieces),
+        ),
+    };
     return new Proxy(store, {
       get(target, prop) {
         if (prop === 'append') return append;
-        if (prop === 'appendRows' && rowStore) return appendRows;
+        if (prop === 'encoder') return encoder;
         const value = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },

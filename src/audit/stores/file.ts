@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { RuntimeError, errorMessage } from '../../errors.ts';
 import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
-import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
+import { type AuditStore, type BatchEncoder, compareEvents, eventEncoder, matchesQuery } from './store.ts';
 import { syncDir } from '../sync-dir.ts';
 import { EventIdList, EventIdSet } from './event-ids.ts';
 import type { ComponentHealth } from '../../health.ts';
@@ -33,6 +33,8 @@ const REWRITE_CHUNK_BYTES = 1 << 20;
 
 /** A JSON-lines AuditStore in one directory, rotated at `maxFileSize` bytes, keeping `maxFiles` files. */
 export class FileAuditStore implements AuditStore {
+  /** batches wait as the events themselves */
+  readonly encoder: BatchEncoder = eventEncoder(this);
   readonly kind = 'file';
   readonly #dir: string;
   readonly #maxFileSize: number;

@@ -5,11 +5,13 @@
  */
 import type { Checkpoint } from '../checkpoints.ts';
 import type { AuditEvent, AuditQueryParsed } from '../events.ts';
-import { type AuditStore, compareEvents, matchesQuery } from './store.ts';
+import { type AuditStore, type BatchEncoder, compareEvents, eventEncoder, matchesQuery } from './store.ts';
 import type { ComponentHealth } from '../../health.ts';
 
 /** An in-memory AuditStore that keeps at most `maxEvents` events, dropping the oldest first. */
 export class MemoryAuditStore implements AuditStore {
+  /** batches wait as the events themselves */
+  readonly encoder: BatchEncoder = eventEncoder(this);
   readonly kind = 'memory';
   readonly #checkpoints: Checkpoint[] = [];
   readonly #maxEvents: number;

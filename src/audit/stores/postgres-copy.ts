@@ -44,7 +44,7 @@ import {
   TABLE_EXISTS_SQL,
 } from './postgres/queries.ts';
 import { RowBlock } from './postgres/row-block.ts';
-import type { RowBlockStore } from './store.ts';
+import type { AuditStore, BatchEncoder } from './store.ts';
 import type { ComponentHealth } from '../../health.ts';
 
 
@@ -62,7 +62,7 @@ export interface PostgresStoreOptions {
   log?: (msg: string) => void;
 }
 
-export class PostgresCopyAuditStore implements RowBlockStore {
+export class PostgresCopyAuditStore implements AuditStore {
   readonly kind = 'database';
   readonly #pool: pg.Pool;
   readonly #deadlineMs: number;
@@ -132,6 +132,15 @@ export class PostgresCopyAuditStore implements RowBlockStore {
       this.#log(`audit database not reachable at start-up (events will be spooled): ${this.#lastError}`);
     }
   }
+
+  /** Batches wait as COPY rows, encoded as each producer's frame arrives (row-block.ts). */
+  readonly encoder: BatchEncoder = {
+    encode: (events) => this.prepare(events),
+    // The pieces are the RowBlocks encode() made: this encoder is the only one they meet.
+    write: (pieces) => this.appendRows(pieces as readonly RowBlock[]),
+    events: (pieces) => this.eventsOf(pieces as readonly RowBlock[]),
+    outcomes: (pieces) => (pieces as readonly RowBlock[]).flatMap((block) => block.outcomes()),
+  };
 
   /** The events as COPY rows, ready for appendRows() (sealed here when encryption is on). */
   prepare(events: readonly AuditEvent[]): RowBlock {

@@ -9,8 +9,7 @@
  * - query() returns events ordered by (timestamp, session_id, seq) ascending, after offset, at most limit.
  */
 import type { Checkpoint } from '../checkpoints.ts';
-import type { AuditEvent, AuditQueryParsed } from '../events.ts';
-import type { RowBlock } from './postgres/row-block.ts';
+import { type ActionOutcome, type AuditEvent, type AuditQueryParsed, actionOutcome } from '../events.ts';
 import type { ComponentHealth } from '../../health.ts';
 
 export interface AuditStore {
@@ -29,27 +28,47 @@ export interface AuditStore {
   checkpoints(): Promise<Checkpoint[]>;
   /** lines or rows that could not be read back as events: verify reports them, never skips silently */
   unreadable(): Promise<Array<{ where: string; detail: string }>>;
+  /** how events wait in the batcher and are written (see BatchEncoder) */
+  readonly encoder: BatchEncoder;
+  /** keeps an event the store cannot take (not even encode) for a person to look at */
+  deadLetter?(event: AuditEvent, error: { code?: string; message: string }): Promise<void>;
   /** component health for /health */
   health(): Promise<ComponentHealth>;
   close(): Promise<void>;
 }
 
-/**
- * A store that takes batches already encoded as rows (the database store): the audit actor
- * prepares each producer's frame as it arrives, so the batch waits as bytes and not as objects
- * (see postgres/row-block.ts). appendRows() keeps append()'s rules.
- */
-export interface RowBlockStore extends AuditStore {
-  prepare(events: readonly AuditEvent[]): RowBlock;
-  appendRows(blocks: readonly RowBlock[]): Promise<void>;
-  /** the events of `blocks` again, for paths that need events (the spool) */
-  eventsOf(blocks: readonly RowBlock[]): AuditEvent[];
-  /** keeps an event the store cannot take (not even encode) for a person to look at */
-  deadLetter(event: AuditEvent, error: { code?: string; message: string }): Promise<void>;
+/** What waits in the batcher for a store: its events, `length` of them, cut with slice(). */
+export interface BatchPiece {
+  readonly length: number;
+  slice(start: number, end?: number): BatchPiece;
 }
 
-export function takesRowBlocks(store: AuditStore): store is RowBlockStore {
-  return typeof (store as Partial<RowBlockStore>).appendRows === 'function';
+/**
+ * How a store's batches wait and are written. One batcher (actors/audit/batcher.ts) serves every
+ * store; only this differs: the memory and file stores keep events as they are (eventEncoder),
+ * the database store encodes each producer's frame into COPY rows as it arrives, so the batch
+ * waits as bytes, not objects (postgres/row-block.ts).
+ */
+export interface BatchEncoder {
+  encode(events: readonly AuditEvent[]): BatchPiece;
+  /** writes pieces this encoder made; the rules of append() hold */
+  write(pieces: readonly BatchPiece[]): Promise<void>;
+  /** the events in pieces this encoder made (the spool keeps events) */
+  events(pieces: readonly BatchPiece[]): AuditEvent[];
+  /** the action outcomes in pieces this encoder made (metrics) */
+  outcomes(pieces: readonly BatchPiece[]): ActionOutcome[];
+}
+
+/** The encoder of a store that takes events as they are (memory, file). */
+export function eventEncoder(store: Pick<AuditStore, 'append'>): BatchEncoder {
+  const events = (pieces: readonly BatchPiece[]): AuditEvent[] =>
+    pieces.length === 1 ? (pieces[0] as AuditEvent[]) : (pieces as ReadonlyArray<readonly AuditEvent[]>).flat();
+  return {
+    encode: (batch) => batch,
+    write: (pieces) => store.append(events(pieces)),
+    events,
+    outcomes: (pieces) => events(pieces).flatMap((e) => actionOutcome(e) ?? []),
+  };
 }
 
 /** Shared filter used by the stores that filter in JS (memory, file). */

@@ -14,26 +14,28 @@ import type { SessionHostMessage } from '../../../actors/session/messages.ts';
 import { ConfigSchema } from '../../../config/schema.ts';
 import type { AuditEvent } from '../../../src/audit/events.ts';
 import { RowBlock } from '../../../src/audit/stores/postgres/row-block.ts';
-import type { RowBlockStore } from '../../../src/audit/stores/store.ts';
+import type { AuditStore } from '../../../src/audit/stores/store.ts';
 import { MessagePortTransport } from '../../../src/transport/message-port.ts';
 import { makeChain } from '../../helpers/audit-events.ts';
 
-/** A row store that keeps rows in memory and cannot encode events whose message is 'unencodable'. */
+/** A store encoding rows that keeps them in memory and cannot encode events whose message is 'unencodable'. */
 function pickyStore() {
   const stored: AuditEvent[] = [];
   const deadLettered: Array<{ event: AuditEvent; error: { message: string } }> = [];
-  const store: RowBlockStore = {
+  const store: AuditStore = {
     kind: 'database',
     init: async () => {},
-    prepare(events) {
-      if (events.some((e) => e.message === 'unencodable'))
-        throw new TypeError('this value cannot be encoded');
-      return RowBlock.encode(events);
+    encoder: {
+      encode(events) {
+        if (events.some((e) => e.message === 'unencodable')) throw new TypeError('this value cannot be encoded');
+        return RowBlock.encode(events);
+      },
+      write: async (pieces) => {
+        for (const block of pieces as RowBlock[]) stored.push(...block.events());
+      },
+      events: (pieces) => (pieces as RowBlock[]).flatMap((b) => b.events()),
+      outcomes: (pieces) => (pieces as RowBlock[]).flatMap((b) => b.outcomes()),
     },
-    appendRows: async (blocks) => {
-      for (const block of blocks) stored.push(...block.events());
-    },
-    eventsOf: (blocks) => blocks.flatMap((b) => b.events()),
     deadLetter: async (event, error) => {
       deadLettered.push({ event, error });
     },
