@@ -154,20 +154,28 @@ function readEnvValue(name: string, key: string, raw: string, kind: string): unk
         .map((s) => s.trim())
         .filter(Boolean);
     case 'tokens':
-      return parseTokenPairs(raw, (pair) => fail(`comma-separated token=org_id pairs (bad pair ${JSON.stringify(pair)})`));
+      // The bad pair is not echoed: without its '=' it may be nothing but a secret token.
+      return parseTokenPairs(raw, (_pair, n) =>
+        fail(`comma-separated token=org_id pairs (pair ${n} has no '=' or nothing after it)`),
+      );
     default:
       return raw;
   }
 }
 
-/** Parses `token=org_id` pairs separated by commas or newlines. */
-export function parseTokenPairs(text: string, onBad: (pair: string) => never): Record<string, string> {
+/**
+ * Parses `token=grant` pairs separated by commas or newlines (a grant is `org_id` or
+ * `org_id:name:role+role`, read by src/api/http/auth.ts). `onBad` gets the pair and its number.
+ */
+export function parseTokenPairs(text: string, onBad: (pair: string, n: number) => never): Record<string, string> {
   const tokens: Record<string, string> = {};
+  let n = 0;
   for (const pair of text.split(/[,\n]/)) {
     const trimmed = pair.trim();
     if (!trimmed || trimmed.startsWith('#')) continue;
+    n++;
     const eq = trimmed.indexOf('=');
-    if (eq <= 0 || eq === trimmed.length - 1) onBad(trimmed);
+    if (eq <= 0 || eq === trimmed.length - 1) onBad(trimmed, n);
     tokens[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
   }
   return tokens;

@@ -157,6 +157,8 @@ export const ConfigSchema = z.object({
       request_timeout_seconds: seconds.default(30),
       /** fastify trustProxy: false, true, a hop count, or addresses/CIDRs ("loopback", "10.0.0.0/8") */
       trust_proxy: z.union([z.boolean(), z.number().int().min(0), z.string().min(1)]).default(false),
+      /** the principal that started a session may not approve its actions (true in production) */
+      approval_separation: z.boolean().default(false),
     })
     .prefault({}),
   cluster: z
@@ -254,6 +256,7 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   JSON_MAX_OBJECT_KEYS: { key: 'limits.json_max_object_keys', kind: 'int' },
   JSON_MAX_NODES: { key: 'limits.json_max_nodes', kind: 'int' },
   TRUST_PROXY: { key: 'server.trust_proxy', kind: 'string' },
+  APPROVAL_SEPARATION: { key: 'server.approval_separation', kind: 'boolean' },
   CLUSTER_ENABLED: { key: 'cluster.enabled', kind: 'boolean' },
   NATS_URL: { key: 'cluster.nats_url', kind: 'string' },
   NODE_ID: { key: 'cluster.node_id', kind: 'string' },

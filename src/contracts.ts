@@ -155,6 +155,10 @@ export const SessionContextSchema = z.strictObject({
   metadata: z.record(z.string(), z.unknown()),
   /** resolved in the main thread at creation (e.g. the openai planner's API key); never audited */
   secrets: z.strictObject({ planner_api_key: z.string().optional() }).optional(),
+  /** the principal that started the session (an API token's name); audited in session_started */
+  started_by: z.string().min(1).max(MAX_ID_CHARS).optional(),
+  /** APPROVAL_SEPARATION: started_by may not approve this session's actions */
+  approval_separation: z.boolean().optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 

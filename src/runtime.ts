@@ -156,7 +156,7 @@ export class Runtime {
   async createSession(
     request: SessionRequest,
     planner?: PlannerSpec,
-    { from = 'operator' }: { from?: 'operator' | 'api' } = {},
+    { from = 'operator', startedBy }: { from?: 'operator' | 'api'; startedBy?: string } = {},
   ): Promise<Session> {
     const supervisor = this.#running();
     // No new work that could not be audited: with the audit thread gone, refuse rather than
@@ -188,6 +188,8 @@ export class Runtime {
       metadata: parsed.metadata ?? {},
       ...(parsed.task !== undefined ? { task: parsed.task } : {}),
       ...plannerSecrets(parsed.planner, this.#env),
+      ...(startedBy !== undefined ? { started_by: startedBy } : {}),
+      approval_separation: this.config.server.approval_separation,
     };
     // In a cluster the session may start on another node; the handle then sends through the cluster.
     const started = await (this.#cluster ?? supervisor).send({ command: 'start', ctx });

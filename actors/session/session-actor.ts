@@ -109,6 +109,7 @@ export class SessionActor {
         planner: ctx.planner.type,
         task: ctx.task ?? null,
         session_metadata: ctx.metadata,
+        started_by: ctx.started_by ?? null,
       },
     });
     this.#timer = setTimeout(
@@ -199,6 +200,13 @@ export class SessionActor {
 
   approve(actionId: string, decision: ApprovalDecision, decidedBy: string): void {
     this.#assertActive();
+    // Four eyes (APPROVAL_SEPARATION): whoever started the session does not approve its actions.
+    if (this.ctx.approval_separation && this.ctx.started_by !== undefined && decidedBy === this.ctx.started_by) {
+      throw new RuntimeError(
+        'forbidden',
+        `approval separation: ${decidedBy} started this session and may not decide its approvals; another approver must`,
+      );
+    }
     this.#approvals.decide(actionId, decision, decidedBy);
   }
 

@@ -5,14 +5,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditQuery } from '../../audit/events.ts';
 import { parseOrThrow } from '../../validation.ts';
-import { assertOrg } from './auth.ts';
+import { assertOrg, assertRole } from './auth.ts';
 import { AuditQueryParamsSchema } from './schemas.ts';
 import type { RouteDeps } from './sessions.ts';
 
 export function auditRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const toQuery = (request: Parameters<RouteDeps['principal']>[0]): AuditQuery => {
-    const params = parseOrThrow(AuditQueryParamsSchema, request.query, 'invalid_request', 'audit query');
     const principal = deps.principal(request);
+    assertRole(principal, 'read');
+    const params = parseOrThrow(AuditQueryParamsSchema, request.query, 'invalid_request', 'audit query');
     if (params.org_id !== undefined) assertOrg(principal, params.org_id);
     const { event_type, ...rest } = params;
     return {

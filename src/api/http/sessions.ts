@@ -13,7 +13,7 @@ import { type ActionInput, SessionRequestSchema } from '../../contracts.ts';
 import { RuntimeError } from '../../errors.ts';
 import type { Runtime, Session } from '../../runtime.ts';
 import { parseOrThrow } from '../../validation.ts';
-import { type Principal, assertOrg } from './auth.ts';
+import { type Principal, type Role, assertOrg, assertRole } from './auth.ts';
 import { ActionBatchSchema, ApprovalBodySchema, MAX_BATCH } from './schemas.ts';
 
 export interface RouteDeps {
@@ -63,9 +63,11 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
    * The token's org's session of that id (else 404). Ids are unique within an org (issue 15):
    * another org's session of the same id is never found, and never said to exist.
    */
-  const sessionFor = (request: FastifyRequest): Session => {
+  const sessionFor = (request: FastifyRequest, ...roles: Role[]): Session => {
+    const principal = deps.principal(request);
+    assertRole(principal, ...roles);
     const { id } = request.params as { id: string };
-    return runtime.session(id, deps.principal(request).org_id);
+    return runtime.session(id, principal.org_id);
   };
 
   const refuseWhileDraining = () => {
@@ -75,10 +77,12 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   app.post('/v1/sessions', async (request, reply) => {
     refuseWhileDraining();
+    const principal = deps.principal(request);
+    assertRole(principal, 'run');
     const body = parseOrThrow(SessionRequestSchema, request.body, 'invalid_request', 'session request');
-    assertOrg(deps.principal(request), body.org_id);
+    assertOrg(principal, body.org_id);
     // An API request names MCP servers of the operator's catalogue only (issue 15).
-    const session = await runtime.createSession(body, undefined, { from: 'api' });
+    const session = await runtime.createSession(body, undefined, { from: 'api', startedBy: principal.name });
     if (body.planner.type !== 'external') {
       // Autonomous planners run in the background; the caller polls GET /v1/sessions/:id.
       deps
@@ -94,11 +98,11 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
     });
   });
 
-  app.get('/v1/sessions/:id', async (request) => sessionFor(request).status());
+  app.get('/v1/sessions/:id', async (request) => sessionFor(request, 'read').status());
 
   app.post('/v1/sessions/:id/actions', async (request, reply) => {
     refuseWhileDraining();
-    const session = sessionFor(request);
+    const session = sessionFor(request, 'run');
     const actions = actionsOf(request.body);
     const results = await deps.track(nextTurn().then(() => session.execute(actions)));
     // Draining began while this batch ran: this answer is the socket's last.
@@ -107,12 +111,12 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   app.post('/v1/sessions/:id/approvals/:action_id', async (request) => {
-    const session = sessionFor(request);
+    const session = sessionFor(request, 'approve');
     const { action_id } = request.params as { action_id: string };
     const body = parseOrThrow(ApprovalBodySchema, request.body, 'invalid_request', 'approval');
     const principal = deps.principal(request);
     await session.approve(action_id, body.granted, {
-      decided_by: `api:${principal.token_id}`,
+      decided_by: principal.name,
       ...(body.reason !== undefined ? { reason: body.reason } : {}),
       ...(body.params_hash !== undefined ? { params_hash: body.params_hash } : {}),
     });
@@ -120,6 +124,6 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   app.delete('/v1/sessions/:id', async (request) =>
-    sessionFor(request).cancel('cancelled through the HTTP API'),
+    sessionFor(request, 'run').cancel('cancelled through the HTTP API'),
   );
 }
