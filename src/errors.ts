@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   session_not_active: { status: 409, message: 'The session has ended.' },
   wrong_planner: { status: 409, message: "The request does not fit the session's planner." },
   approval_params_mismatch: { status: 409, message: 'The approval was given for different params.' },
+  approval_closed: { status: 409, message: 'The approval was already decided, or expired.' },
   max_iterations_reached: { status: 409, message: 'The session reached its max_iterations.' },
   action_cancelled: { status: 409, message: 'The action was cancelled with its session.' },
   request_timeout: { status: 408, message: 'The request was not received within its deadline.' },

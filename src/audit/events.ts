@@ -128,6 +128,8 @@ export type AuditEventDraft = Pick<AuditEvent, 'event_type' | 'message'> &
   Partial<Omit<AuditEvent, 'event_type' | 'message' | 'event_id' | 'timestamp' | 'seq' | 'prev_hash' | 'hash'>>;
 
 export const AuditQuerySchema = z.strictObject({
+  /** one event (an approval's id is its approval_requested event's id) */
+  event_id: z.string().optional(),
   org_id: z.string().optional(),
   user_id: z.string().optional(),
   agent_id: z.string().optional(),

@@ -103,7 +103,11 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
     );
     requested.action_params = auditedParams;
     requested.requires_approval = true;
-    requested.metadata = { params_hash: approval.params_hash, expires_at: approval.expires_at };
+    requested.metadata = {
+      params_hash: approval.params_hash,
+      expires_at: approval.expires_at,
+      rule: `policy.high_risk_tools includes ${action.name}`,
+    };
     chain.emit(requested);
     scope.onApprovalRequested({ ...approval, params: auditedParams as Record<string, unknown> });
     let decided: Awaited<typeof outcome>;

@@ -168,6 +168,17 @@ export function auditStoreContract(name: string, makeStore: MakeStore): void {
         expect(await store.count(q({ event_types: [] }))).toBe(all.length);
       });
 
+      it('event_id finds exactly that event (with other filters too); an unknown or malformed id finds none', async () => {
+        const { a, all } = fixture();
+        await store.append(all);
+        const target = a[3]!;
+        expect(await store.query(q({ event_id: target.event_id }))).toStrictEqual([target]);
+        expect(await store.count(q({ event_id: target.event_id, org_id: target.org_id }))).toBe(1);
+        expect(await store.query(q({ event_id: target.event_id, org_id: 'org-b' }))).toStrictEqual([]);
+        expect(await store.query(q({ event_id: '00000000-0000-4000-8000-000000000000' }))).toStrictEqual([]);
+        expect(await store.query(q({ event_id: "not-a-uuid' OR 1=1 --" }))).toStrictEqual([]);
+      });
+
       it('a filter that matches nothing gives [] and 0', async () => {
         await store.append(fixture().all);
         expect(await store.query(q({ org_id: 'org-none' }))).toStrictEqual([]);

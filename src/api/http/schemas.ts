@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ActionSchema } from '../../contracts.ts';
 import { AuditEventTypeSchema } from '../../audit/events.ts';
+import { APPROVAL_STATES } from '../../review/approvals.ts';
 
 /** The most actions one POST /v1/sessions/:id/actions may carry. */
 export const MAX_BATCH = 1000;
@@ -37,6 +38,7 @@ const intText = (max: number) =>
 
 /** GET /v1/audit/events and /v1/audit/count */
 export const AuditQueryParamsSchema = z.strictObject({
+  event_id: z.preprocess(one, z.string().min(1).max(200)).optional(),
   org_id: z.preprocess(one, z.string().min(1)).optional(),
   user_id: z.preprocess(one, z.string().min(1)).optional(),
   agent_id: z.preprocess(one, z.string().min(1)).optional(),
@@ -57,4 +59,18 @@ export const AuditQueryParamsSchema = z.strictObject({
   until: z.preprocess(one, z.iso.datetime({ offset: true })).optional(),
   limit: intText(10_000).pipe(z.number().min(1, 'limit must be at least 1')).optional(),
   offset: intText(Number.MAX_SAFE_INTEGER).optional(),
+});
+
+/** GET /v1/approvals */
+export const ApprovalListParamsSchema = z.strictObject({
+  state: z.preprocess(one, z.enum(APPROVAL_STATES)).optional(),
+  session_id: z.preprocess(one, z.string().min(1).max(200)).optional(),
+  agent_id: z.preprocess(one, z.string().min(1).max(200)).optional(),
+  limit: intText(1_000).pipe(z.number().min(1, 'limit must be at least 1')).optional(),
+});
+
+/** POST /v1/approvals/:approval_id (bound to the params the approval was asked for: no params_hash here) */
+export const ApprovalDecisionBodySchema = z.strictObject({
+  granted: z.boolean(),
+  reason: z.string().max(10_000).optional(),
 });

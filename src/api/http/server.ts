@@ -27,6 +27,7 @@ import type { RuntimeMetrics } from '../../metrics/runtime-metrics.ts';
 import type { ComponentStatus, Runtime } from '../../runtime.ts';
 import { healthDocument } from '../admin/health.ts';
 import { VERSION } from '../version.ts';
+import { approvalRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
 import type { Principal, TokenTable } from './auth.ts';
 import { clientErrorHandler, errorHandler } from './errors.ts';
@@ -195,6 +196,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const routeDeps = { runtime: deps.runtime, principal, draining: deps.draining, track: deps.track };
   sessionRoutes(app, routeDeps);
   auditRoutes(app, routeDeps);
+  approvalRoutes(app, routeDeps);
   return app;
 }
 

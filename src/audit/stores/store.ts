@@ -73,6 +73,7 @@ export function eventEncoder(store: Pick<AuditStore, 'append'>): BatchEncoder {
 
 /** Shared filter used by the stores that filter in JS (memory, file). */
 export function matchesQuery(event: AuditEvent, q: AuditQueryParsed): boolean {
+  if (q.event_id !== undefined && event.event_id !== q.event_id) return false;
   if (q.org_id !== undefined && event.org_id !== q.org_id) return false;
   if (q.user_id !== undefined && event.user_id !== q.user_id) return false;
   if (q.agent_id !== undefined && event.agent_id !== q.agent_id) return false;

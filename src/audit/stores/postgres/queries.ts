@@ -29,6 +29,13 @@ export function whereClause(q: AuditQueryParsed, params: unknown[]): string {
     parts.push(sql(`$${params.length}`));
   };
   // Stored text is escaped when it held characters PostgreSQL refuses: compare like with like.
+  // event_id leads the primary key (event_id, timestamp): one index probe. A value that is not
+  // a UUID matches nothing (rather than failing the query's cast).
+  if (q.event_id !== undefined) {
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q.event_id))
+      add((p) => `event_id = ${p}::uuid`, q.event_id);
+    else parts.push('false');
+  }
   if (q.org_id !== undefined) add((p) => `org_id = ${p}`, toPgString(q.org_id));
   if (q.user_id !== undefined) add((p) => `user_id = ${p}`, toPgString(q.user_id));
   if (q.agent_id !== undefined) add((p) => `agent_id = ${p}`, toPgString(q.agent_id));
