@@ -81,6 +81,8 @@ export interface VerifyResult {
   first_bad?: { seq: number; event_id: string; problem: ChainProblem; detail: string };
   /** true when the last event is session_ended (the trail is complete) */
   complete: boolean;
+  /** the last event of an unbroken chain */
+  head?: { seq: number; hash: string };
 }
 
 /**
@@ -121,5 +123,6 @@ export function verifyChain(sessionId: string, events: readonly AuditEvent[]): V
     ok: true,
     events: sorted.length,
     complete: sorted.at(-1)?.event_type === 'session_ended',
+    ...(sorted.length > 0 ? { head: { seq: sorted.at(-1)!.seq, hash: sorted.at(-1)!.hash } } : {}),
   };
 }

@@ -301,6 +301,7 @@ export function auditStoreContract(name: string, makeStore: MakeStore): void {
           ok: true,
           events: a.length,
           complete: true,
+          head: { seq: a.at(-1)!.seq, hash: a.at(-1)!.hash },
         });
       });
 

@@ -3,7 +3,7 @@
  * body, actions and approvals are). Query strings arrive as text and are coerced here.
  */
 import { z } from 'zod';
-import { ActionSchema } from '../../contracts.ts';
+import { ActionSchema, SessionStateSchema } from '../../contracts.ts';
 import { AuditEventTypeSchema } from '../../audit/events.ts';
 import { APPROVAL_STATES } from '../../review/approvals.ts';
 
@@ -73,4 +73,12 @@ export const ApprovalListParamsSchema = z.strictObject({
 export const ApprovalDecisionBodySchema = z.strictObject({
   granted: z.boolean(),
   reason: z.string().max(10_000).optional(),
+});
+
+/** GET /v1/sessions */
+export const SessionListParamsSchema = z.strictObject({
+  state: z.preprocess(one, SessionStateSchema).optional(),
+  agent_id: z.preprocess(one, z.string().min(1).max(200)).optional(),
+  limit: intText(500).pipe(z.number().min(1, 'limit must be at least 1')).optional(),
+  cursor: z.preprocess(one, z.string().min(1).max(500)).optional(),
 });

@@ -7,6 +7,8 @@
  *   POST   /v1/sessions/:id/actions              → session.execute(batch)   (external planner)
  *   POST   /v1/sessions/:id/approvals/:action_id → session.approve()
  *   DELETE /v1/sessions/:id                      → session.cancel()
+ *   GET    /v1/sessions                          → the org's sessions from the trail (src/review/sessions.ts)
+ *   GET    /v1/sessions/:id/verify               → runtime.audit.verify (chain + signed checkpoints)
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type ActionInput, SessionRequestSchema } from '../../contracts.ts';
@@ -14,7 +16,8 @@ import { RuntimeError } from '../../errors.ts';
 import type { Runtime, Session } from '../../runtime.ts';
 import { parseOrThrow } from '../../validation.ts';
 import { type Principal, type Role, assertOrg, assertRole } from './auth.ts';
-import { ActionBatchSchema, ApprovalBodySchema, MAX_BATCH } from './schemas.ts';
+import { SessionListFiltersSchema, listSessions } from '../../review/sessions.ts';
+import { ActionBatchSchema, ApprovalBodySchema, MAX_BATCH, SessionListParamsSchema } from './schemas.ts';
 
 export interface RouteDeps {
   runtime: Runtime;
@@ -98,7 +101,32 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
     });
   });
 
+  app.get('/v1/sessions', async (request) => {
+    const principal = deps.principal(request);
+    assertRole(principal, 'read');
+    const params = parseOrThrow(SessionListParamsSchema, request.query, 'invalid_request', 'sessions query');
+    return listSessions(runtime, principal.org_id, SessionListFiltersSchema.parse(params));
+  });
+
   app.get('/v1/sessions/:id', async (request) => sessionFor(request, 'read').status());
+
+  // From the trail, so an ended (or another node's) session verifies too.
+  app.get('/v1/sessions/:id/verify', async (request) => {
+    const principal = deps.principal(request);
+    assertRole(principal, 'read');
+    const { id } = request.params as { id: string };
+    const verdict = await runtime.audit.verify(id, principal.org_id);
+    if (verdict.events === 0) throw new RuntimeError('session_not_found', `no session ${id}`);
+    return {
+      session_id: id,
+      valid: verdict.ok,
+      events: verdict.events,
+      complete: verdict.complete,
+      head: verdict.head ?? null,
+      first_bad: verdict.first_bad ?? null,
+      problems: verdict.problems,
+    };
+  });
 
   app.post('/v1/sessions/:id/actions', async (request, reply) => {
     refuseWhileDraining();

@@ -95,7 +95,7 @@ describe('docs/', () => {
       ...AuditEventTypeSchema.options,
       'audit_logger', 'mcp_client', 'capability_cache', 'mcp_servers', 'audit_events', 'semibot_schema_migrations', 'semibot_audit_writer',
       'semibot_audit_reader', 'semibot_audit_retention', 'org_id', 'user_id', 'agent_id', 'session_id', 'action_id',
-      'params_hash', 'event_type', 'api_key_env', 'prev_hash', 'decided_by', 'pg_dump', 'max_connections', 'event_id',
+      'params_hash', 'event_type', 'api_key_env', 'prev_hash', 'decided_by', 'pg_dump', 'max_connections', 'event_id', 'next_cursor', 'started_by', 'first_bad',
       'http_request', 'execute_code', 'read_file', 'write_file', 'delete_file',
     ]);
     for (const doc of DOCS) {
