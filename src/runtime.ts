@@ -8,7 +8,7 @@
  * trail and ends every thread.
  */
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { type LoadOptions, loadConfig } from '../config/load.ts';
@@ -39,6 +39,7 @@ import { RuntimeError } from './errors.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
 import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
+import { EventHub } from './review/event-hub.ts';
 import { assertJsonShape, type JsonLimits } from './json-limits.ts';
 import { parseAction, parseOrThrow } from './validation.ts';
 import { keyOf, parseSessionKey, type SessionKey } from './session-key.ts';
@@ -68,6 +69,9 @@ export class Runtime {
   #auditWorker: Worker | undefined;
   #audit: Comlink.Remote<AuditApi> | undefined;
   #supervisor: Supervisor | undefined;
+  #feed: MessagePort | undefined;
+  /** live audit events, as they are stored (src/review/event-hub.ts) */
+  readonly events = new EventHub((wanted) => void this.#audit?.setFeed(wanted).catch(() => {}));
   /** MCP connections (main thread, beside the supervisor; issue 4) */
   #mcp: McpGateway | undefined;
   /** agents' MCP tool lists, in process or in Redis (issue 7) */
@@ -124,6 +128,12 @@ export class Runtime {
       await worker.terminate();
       throw err;
     }
+    // Stored events for live subscribers (GET /v1/events), posted only while someone listens.
+    const feed = new MessageChannel();
+    await this.#audit.openFeed(Comlink.transfer(feed.port2, [feed.port2]));
+    feed.port1.on('message', (events: AuditEvent[]) => this.events.publish(events));
+    feed.port1.unref();
+    this.#feed = feed.port1;
     this.#mcp = new McpGateway(this.config, this.log);
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
@@ -357,6 +367,7 @@ export class Runtime {
       await this.#audit?.close();
     } finally {
       this.#audit?.[Comlink.releaseProxy]();
+      this.#feed?.close();
       await this.#auditWorker?.terminate();
       this.#state = 'stopped';
     }

@@ -32,6 +32,8 @@ const auditApi: AuditApi = {
   checkpoint: () => actor.checkpoint(),
   deleteOlderThan: actor.deleteOlderThan.bind(actor),
   flush: () => actor.flush(),
+  openFeed: (port: MessagePort) => actor.openFeed(port),
+  setFeed: (wanted: boolean) => actor.setFeed(wanted),
   health: () => actor.health(),
   stats: () => actor.stats(),
   close: () => actor.close(),

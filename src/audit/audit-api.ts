@@ -52,6 +52,9 @@ export interface AuditApi {
   health(): Promise<ComponentHealth & { database?: ComponentHealth }>;
   stats(): AuditStats;
   close(): Promise<void>;
+  /** the port stored events are posted on while setFeed(true) (live subscribers: src/review/event-hub.ts) */
+  openFeed(port: MessagePort): void;
+  setFeed(wanted: boolean): void;
   /** Prometheus text of the audit thread's registry */
   metrics(): Promise<string>;
 }

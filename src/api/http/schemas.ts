@@ -82,3 +82,12 @@ export const SessionListParamsSchema = z.strictObject({
   limit: intText(500).pipe(z.number().min(1, 'limit must be at least 1')).optional(),
   cursor: z.preprocess(one, z.string().min(1).max(500)).optional(),
 });
+
+/** GET /v1/events (Server-Sent Events) */
+export const EventStreamParamsSchema = z.strictObject({
+  session_id: z.preprocess(one, z.string().min(1).max(200)).optional(),
+  agent_id: z.preprocess(one, z.string().min(1).max(200)).optional(),
+  event_type: z
+    .preprocess((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')), z.array(AuditEventTypeSchema))
+    .optional(),
+});
