@@ -83,7 +83,8 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
     for (const key of leafKeys(options.overrides as Tree)) origin.set(key, { label: (k) => k });
   }
 
-  readServersFile(tree, origin);
+  readListFile(tree, origin, 'mcp', 'servers', 'MCP servers');
+  readListFile(tree, origin, undefined, 'webhooks', 'webhooks');
 
   const result = ConfigSchema.safeParse(tree);
   if (!result.success) throw new ConfigError(describeIssue(result.error.issues[0]!, tree, origin));
@@ -108,16 +109,21 @@ function resolveShippedSkillsDir(tree: Tree, configDir: string): void {
 }
 
 /**
- * MCP_SERVERS_FILE (mcp.servers_file): the operator's catalogue in a file of its own, YAML or
- * JSON, holding the same list as the YAML key `mcp.servers`, which it replaces.
+ * A list in a file of its own, YAML or JSON, holding the same list as its YAML key, which it
+ * replaces: MCP_SERVERS_FILE (mcp.servers_file → mcp.servers), WEBHOOKS_FILE (webhooks_file → webhooks).
  */
-function readServersFile(tree: Tree, origin: Map<string, Source>): void {
-  const mcp = tree['mcp'];
-  if (typeof mcp !== 'object' || mcp === null) return;
-  const section = mcp as Tree;
-  const file = section['servers_file'];
+function readListFile(tree: Tree, origin: Map<string, Source>, sectionName: string | undefined, key: string, what: string): void {
+  let section: Tree = tree;
+  if (sectionName !== undefined) {
+    const found = tree[sectionName];
+    if (typeof found !== 'object' || found === null) return;
+    section = found as Tree;
+  }
+  const prefix = sectionName === undefined ? '' : `${sectionName}.`;
+  const fileKey = `${prefix}${key}_file`;
+  const file = section[`${key}_file`];
   if (typeof file !== 'string' || file === '') return;
-  const named = origin.get('mcp.servers_file')?.label('mcp.servers_file') ?? 'mcp.servers_file';
+  const named = origin.get(fileKey)?.label(fileKey) ?? fileKey;
   let parsed: unknown;
   try {
     parsed = parseYaml(readFileSync(file, 'utf8'));
@@ -125,10 +131,10 @@ function readServersFile(tree: Tree, origin: Map<string, Source>): void {
     throw new ConfigError(`${named} = ${JSON.stringify(file)}: cannot read it as YAML or JSON (${(err as Error).message.split('\n')[0]})`);
   }
   if (!Array.isArray(parsed)) {
-    throw new ConfigError(`${named} = ${JSON.stringify(file)}: expected a list of MCP servers`);
+    throw new ConfigError(`${named} = ${JSON.stringify(file)}: expected a list of ${what}`);
   }
-  section['servers'] = parsed;
-  origin.set('mcp.servers', { label: (k) => `${k} in ${file}` });
+  section[key] = parsed;
+  origin.set(`${prefix}${key}`, { label: (k) => `${k} in ${file}` });
 }
 
 function readEnvValue(name: string, key: string, raw: string, kind: string): unknown {

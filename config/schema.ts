@@ -4,7 +4,7 @@
  * ENV_KEYS maps each environment variable of the deployment guide to its key here.
  */
 import { z } from 'zod';
-import { MAX_TIMER_MS, MAX_TIMER_SECONDS, McpCatalogueEntrySchema, timerSeconds } from '../src/contracts.ts';
+import { MAX_TIMER_MS, MAX_TIMER_SECONDS, McpCatalogueEntrySchema, WebhookSchema, timerSeconds } from '../src/contracts.ts';
 import { JsonLimitsSchema } from '../src/json-limits.ts';
 
 // Durations become timers, and a Node timer cannot wait longer than about 24.8 days (see
@@ -86,6 +86,10 @@ export const ConfigSchema = z.object({
       servers_file: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** stored audit events delivered to the operator's endpoints, signed (src/review/webhooks.ts) */
+  webhooks: z.array(WebhookSchema).default([]),
+  /** a YAML or JSON file holding the webhooks (a list); it replaces webhooks */
+  webhooks_file: z.string().min(1).optional(),
   capability: z
     .object({
       cache_ttl: z.number().min(0).default(300),
@@ -216,6 +220,7 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   MCP_MAX_RETRIES: { key: 'mcp.max_retries', kind: 'int' },
   MCP_RECONNECT_DELAY: { key: 'mcp.reconnect_delay', kind: 'number' },
   MCP_SERVERS_FILE: { key: 'mcp.servers_file', kind: 'string' },
+  WEBHOOKS_FILE: { key: 'webhooks_file', kind: 'string' },
   CAPABILITY_CACHE_TTL: { key: 'capability.cache_ttl', kind: 'number' },
   MAX_SKILLS_PER_AGENT: { key: 'capability.max_skills_per_agent', kind: 'int' },
   MAX_MCP_SERVERS_PER_ORG: { key: 'capability.max_mcp_servers_per_org', kind: 'int' },

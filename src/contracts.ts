@@ -4,6 +4,7 @@
  * results, policy and planners. Types are inferred from the schemas, never written twice.
  */
 import { z } from 'zod';
+import { AuditEventTypeSchema } from './audit/events.ts';
 import type { WireError } from './errors.ts';
 
 /** The longest id or action name, in UTF-16 units. */
@@ -221,3 +222,16 @@ export const ApprovalDecisionSchema = z.strictObject({
   params_hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
+
+/** A webhook of the operator's config (`webhooks:` / WEBHOOKS_FILE): src/review/webhooks.ts delivers to it. */
+export const WebhookSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+  event_types: z.array(AuditEventTypeSchema).min(1),
+  secret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'expected whsec_ followed by base64')
+    .refine((s) => Buffer.from(s.slice(6), 'base64').length >= 24, 'the secret must hold at least 24 bytes'),
+  /** only these orgs' events (default: every org) */
+  orgs: z.array(z.string().min(1)).min(1).optional(),
+});
+export type Webhook = z.infer<typeof WebhookSchema>;

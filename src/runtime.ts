@@ -40,6 +40,7 @@ import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
 import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
 import { EventHub } from './review/event-hub.ts';
+import { type DeliveryOutcome, WebhookDispatcher } from './review/webhooks.ts';
 import { assertJsonShape, type JsonLimits } from './json-limits.ts';
 import { parseAction, parseOrThrow } from './validation.ts';
 import { keyOf, parseSessionKey, type SessionKey } from './session-key.ts';
@@ -70,8 +71,16 @@ export class Runtime {
   #audit: Comlink.Remote<AuditApi> | undefined;
   #supervisor: Supervisor | undefined;
   #feed: MessagePort | undefined;
+  #webhooks: WebhookDispatcher | undefined;
+  readonly #webhookCounts: Record<DeliveryOutcome, number> = { delivered: 0, failed: 0, retried: 0 };
   /** live audit events, as they are stored (src/review/event-hub.ts) */
-  readonly events = new EventHub((wanted) => void this.#audit?.setFeed(wanted).catch(() => {}));
+  readonly events = new EventHub((wanted) => {
+    try {
+      void this.#audit?.setFeed(wanted).catch(() => {});
+    } catch {
+      // the audit thread is gone (stopping): nothing to feed
+    }
+  });
   /** MCP connections (main thread, beside the supervisor; issue 4) */
   #mcp: McpGateway | undefined;
   /** agents' MCP tool lists, in process or in Redis (issue 7) */
@@ -134,6 +143,8 @@ export class Runtime {
     feed.port1.on('message', (events: AuditEvent[]) => this.events.publish(events));
     feed.port1.unref();
     this.#feed = feed.port1;
+    this.#webhooks = new WebhookDispatcher(this.config.webhooks, (outcome) => this.#webhookCounts[outcome]++, this.log);
+    this.#webhooks.start(this.events);
     this.#mcp = new McpGateway(this.config, this.log);
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
@@ -336,6 +347,11 @@ export class Runtime {
     return { status: worstStatus(Object.values(components).map((c) => c.status)), components };
   }
 
+  /** Webhook deliveries since start (for /metrics), and events waiting to be delivered. */
+  webhookStats(): Record<DeliveryOutcome, number> & { pending: number } {
+    return { ...this.#webhookCounts, pending: this.#webhooks?.pending ?? 0 };
+  }
+
   stats() {
     return {
       state: this.#state,
@@ -359,6 +375,7 @@ export class Runtime {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     clearInterval(this.#retentionTimer);
+    this.#webhooks?.stop();
     try {
       await this.#supervisor?.stop(drainTimeoutMs);
       await this.#cluster?.stop();

@@ -53,6 +53,36 @@ export class RuntimeMetrics {
         this.set(stats()?.workers ?? 0);
       },
     });
+    const webhooks = () => {
+      try {
+        return runtime.webhookStats();
+      } catch {
+        return undefined;
+      }
+    };
+    const seen = { delivered: 0, failed: 0, retried: 0 };
+    new Counter({
+      name: 'runtime_webhook_deliveries_total',
+      help: 'Webhook deliveries by outcome: delivered (2xx), retried (an attempt failed, another follows), failed (given up or dropped)',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+      collect() {
+        const now = webhooks();
+        if (!now) return;
+        for (const outcome of ['delivered', 'failed', 'retried'] as const) {
+          this.inc({ outcome }, now[outcome] - seen[outcome]);
+          seen[outcome] = now[outcome];
+        }
+      },
+    });
+    new Gauge({
+      name: 'runtime_webhook_pending',
+      help: 'Events waiting to be delivered to webhooks',
+      registers: [this.registry],
+      collect() {
+        this.set(webhooks()?.pending ?? 0);
+      },
+    });
     let counted = 0;
     new Counter({
       name: 'runtime_worker_restarts_total',
