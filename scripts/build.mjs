@@ -6,7 +6,7 @@
 // written in declaration files; a consumer's TypeScript without allowImportingTsExtensions
 // refuses those, so the relative specifiers in dist/**/*.d.ts are rewritten here as well.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -29,3 +29,6 @@ for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true }))
   const rewritten = text.replace(RELATIVE_TS, '$1$2$3.js$2');
   if (rewritten !== text) writeFileSync(file, rewritten);
 }
+
+// The console's page, script and styles are served as they are (src/api/http/console.ts).
+cpSync(path.join(root, 'src', 'api', 'console'), path.join(dist, 'src', 'api', 'console'), { recursive: true });

@@ -128,6 +128,89 @@ describe('issue-18: webhooks', () => {
     expect(metrics).toMatch(/runtime_webhook_pending 0/);
   });
 
+  it('a script driven by the approval_requested webhook decides through the API: the same events as any decision', async () => {
+    // The script: verify the delivery, then approve the approval it names (its id is the event id).
+    const script = await receiver(SECRET, 0);
+    script.server.removeAllListeners('request');
+    const decided: string[] = [];
+    script.server.on('request', (req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', async () => {
+        const id = String(req.headers['webhook-id']);
+        const ts = Number(req.headers['webhook-timestamp']);
+        const sig = createHmac('sha256', Buffer.from(SECRET.slice(6), 'base64'))
+          .update(`${id}.${ts}.${body}`)
+          .digest('base64');
+        if (req.headers['webhook-signature'] !== `v1,${sig}`) return void res.writeHead(401).end();
+        res.writeHead(204).end();
+        const res2 = await call2('tok-approver', 'POST', `/v1/approvals/${id}`, {
+          granted: true,
+          reason: 'policy script',
+        });
+        decided.push(`${res2.statusCode}`);
+      });
+    });
+    const h2 = await startHarness(
+      { api_tokens: { 'tok-acme': 'acme', 'tok-approver': 'acme:approver-script:approve+read' } },
+      { webhooks: [{ url: script.url, event_types: ['approval_requested'], secret: SECRET }] },
+    );
+    const call2 = (token: string, method: 'POST', url: string, payload: unknown) =>
+      h2.api.inject({
+        method,
+        url,
+        headers: { ...auth(token), 'content-type': 'application/json' },
+        payload: JSON.stringify(payload),
+      });
+    const session = {
+      org_id: 'acme',
+      user_id: 'u',
+      agent_id: 'a',
+      session_id: 'scripted-approval',
+      tools: ['write_file', 'delete_file'],
+      planner: { type: 'external' },
+    };
+    try {
+      await call2('tok-acme', 'POST', '/v1/sessions', session);
+      await call2('tok-acme', 'POST', '/v1/sessions/scripted-approval/actions', [
+        { name: 'write_file', params: { path: 'f.txt', content: 'x' } },
+      ]);
+      // The webhook reaches the script while this waits; the script's decision lets it finish.
+      const answer = await call2('tok-acme', 'POST', '/v1/sessions/scripted-approval/actions', [
+        { id: 'del-s', name: 'delete_file', params: { path: 'f.txt' } },
+      ]);
+      expect(answer.json().results[0]).toMatchObject({ action_id: 'del-s', success: true });
+      // The script hears its answer just after the action it unblocked finished.
+      await until(() => decided.length > 0);
+      expect(decided).toEqual(['200']);
+      await h2.runtime.audit.flush();
+      const story = (
+        await h2.runtime.audit.query({ org_id: 'acme', session_id: 'scripted-approval', limit: 100 })
+      )
+        .filter((e) => e.action_id === 'del-s')
+        .map((e) => e.event_type);
+      // The same story as a decision in the console or through the API (tests/regressions/issue-18-approvals-inbox.test.ts).
+      expect(story).toEqual([
+        'capability_validated',
+        'approval_requested',
+        'approval_granted',
+        'action_started',
+        'action_completed',
+      ]);
+      const [granted] = await h2.runtime.audit.query({
+        org_id: 'acme',
+        session_id: 'scripted-approval',
+        event_types: ['approval_granted'],
+      });
+      expect(granted!.metadata).toMatchObject({ decided_by: 'approver-script', reason: 'policy script' });
+    } finally {
+      await h2.close();
+      script.server.close();
+    }
+  });
+
   it('refuses a malformed webhook at start, naming the key', () => {
     const base = { url: 'http://127.0.0.1:1/x', event_types: ['session_ended'] };
     const load = (webhooks: unknown) => () =>

@@ -29,6 +29,7 @@ import { healthDocument } from '../admin/health.ts';
 import { VERSION } from '../version.ts';
 import { approvalRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
+import { consoleRoutes } from './console.ts';
 import { eventRoutes } from './events.ts';
 import type { Principal, TokenTable } from './auth.ts';
 import { clientErrorHandler, errorHandler } from './errors.ts';
@@ -199,6 +200,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   auditRoutes(app, routeDeps);
   approvalRoutes(app, routeDeps);
   eventRoutes(app, routeDeps);
+  consoleRoutes(app);
   return app;
 }
 
