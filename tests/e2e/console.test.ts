@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { apiCaller, type Harness, startHarness } from '../unit/api/api-harness.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -35,13 +35,7 @@ describe.runIf(CHROMIUM !== undefined || process.env.CI === 'true')('the console
     await h?.close();
   });
 
-  const call = (token: string, method: 'GET' | 'POST', url: string, payload?: unknown) =>
-    h.api.inject({
-      method,
-      url,
-      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
-    });
+  const call = apiCaller(() => h.api);
 
   async function signIn(token: string): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
@@ -121,7 +115,14 @@ describe.runIf(CHROMIUM !== undefined || process.env.CI === 'true')('the console
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect((await fetch(`${base}/console/vendor/preact-htm.js`)).status).toBe(200);
-    for (const probe of ['../../package.json', '..%2f..%2fpackage.json', 'nope.js']) {
+    for (const probe of [
+      '../../package.json',
+      '..%2f..%2fpackage.json',
+      'nope.js',
+      'valueOf',
+      '__proto__',
+      'constructor',
+    ]) {
       expect((await fetch(`${base}/console/${probe}`)).status, probe).toBe(404);
     }
   });

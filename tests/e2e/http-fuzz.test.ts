@@ -29,6 +29,13 @@ const ROUTES: Route[] = [
   { method: 'DELETE', path: '/v1/sessions/:id', body: false },
   { method: 'GET', path: '/v1/audit/events', body: false },
   { method: 'GET', path: '/v1/audit/count', body: false },
+  { method: 'GET', path: '/v1/sessions', body: false },
+  { method: 'GET', path: '/v1/sessions/:id/verify', body: false },
+  { method: 'GET', path: '/v1/approvals', body: false },
+  { method: 'POST', path: '/v1/approvals/:id', body: true },
+  { method: 'GET', path: '/console/:id', body: false },
+  // GET /v1/events streams until the client leaves: its bad input has its own tests
+  // (tests/regressions/issue-18-event-stream.test.ts).
   { method: 'GET', path: '/health', body: false },
 ];
 

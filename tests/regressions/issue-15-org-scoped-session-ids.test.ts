@@ -13,7 +13,7 @@ import { parseSigningKeys } from '../../src/audit/checkpoints.ts';
 import { FileAuditStore } from '../../src/audit/stores/file.ts';
 import { verifyTrail } from '../../src/audit/verify-trail.ts';
 import { runCli } from '../helpers/cli.ts';
-import { auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { apiCaller, type Harness, startHarness } from '../unit/api/api-harness.ts';
 
 const SIGNING_KEY = `k1:hmac:${randomBytes(32).toString('base64')}`;
 const body = (org: string, extra: Record<string, unknown> = {}) => ({
@@ -38,13 +38,7 @@ describe('issue-15: session ids are unique within an org, not across orgs', () =
     await rm(dir, { recursive: true, force: true });
   });
 
-  const request = (token: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
-    h.api.inject({
-      method,
-      url,
-      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
-    });
+  const request = apiCaller(() => h.api);
 
   it('1. another org creates a session with an id already in use: 201, not 409', async () => {
     const acme = await request('tok-acme', 'POST', '/v1/sessions', body('acme'));
@@ -58,7 +52,7 @@ describe('issue-15: session ids are unique within an org, not across orgs', () =
     expect(again.json()).toMatchObject({ error: { code: 'session_exists' } });
   });
 
-  it('2. each token reaches only its own org\'s session of that id', async () => {
+  it("2. each token reaches only its own org's session of that id", async () => {
     const acme = await request('tok-acme', 'POST', '/v1/sessions/shared-id/actions', [
       { name: 'echo', params: { message: 'from acme' } },
     ]);
@@ -74,10 +68,12 @@ describe('issue-15: session ids are unique within an org, not across orgs', () =
     expect(acmeStatus).toMatchObject({ org_id: 'acme', state: 'running' });
     expect(acmeStatus.results.map((r: { result: unknown }) => r.result)).toEqual([{ message: 'from acme' }]);
     expect(globexStatus).toMatchObject({ org_id: 'globex', state: 'running' });
-    expect(globexStatus.results.map((r: { result: unknown }) => r.result)).toEqual([{ message: 'from globex' }]);
+    expect(globexStatus.results.map((r: { result: unknown }) => r.result)).toEqual([
+      { message: 'from globex' },
+    ]);
   });
 
-  it('3. cancelling one org\'s session leaves the other org\'s session of the same id running', async () => {
+  it("3. cancelling one org's session leaves the other org's session of the same id running", async () => {
     const cancelled = await request('tok-globex', 'DELETE', '/v1/sessions/shared-id');
     expect(cancelled.json()).toMatchObject({ org_id: 'globex', state: 'cancelled' });
     expect((await request('tok-acme', 'GET', '/v1/sessions/shared-id')).json()).toMatchObject({
@@ -89,12 +85,14 @@ describe('issue-15: session ids are unique within an org, not across orgs', () =
     ]);
     expect(more.json().results[0]).toMatchObject({ success: true });
     // globex's session has ended; acme's goes on.
-    const late = await request('tok-globex', 'POST', '/v1/sessions/shared-id/actions', [{ name: 'echo', params: {} }]);
+    const late = await request('tok-globex', 'POST', '/v1/sessions/shared-id/actions', [
+      { name: 'echo', params: {} },
+    ]);
     expect(late.statusCode).toBe(409);
     expect(late.json()).toMatchObject({ error: { code: 'session_not_active' } });
   });
 
-  it('4. an audit query by session id returns the token\'s own org\'s events only', async () => {
+  it("4. an audit query by session id returns the token's own org's events only", async () => {
     await h.runtime.audit.flush();
     const res = await request('tok-acme', 'GET', '/v1/audit/events?session_id=shared-id&limit=100');
     const events = res.json().events as Array<{ org_id: string; seq: number }>;
@@ -108,10 +106,16 @@ describe('issue-15: session ids are unique within an org, not across orgs', () =
     expect(() => h.runtime.session('shared-id')).toThrow(
       expect.objectContaining({ code: 'invalid_request', message: expect.stringContaining('name the org') }),
     );
-    expect(() => h.runtime.session('shared-id', 'initech')).toThrow(expect.objectContaining({ code: 'session_not_found' }));
+    expect(() => h.runtime.session('shared-id', 'initech')).toThrow(
+      expect.objectContaining({ code: 'session_not_found' }),
+    );
     await expect(h.runtime.audit.verify('shared-id')).rejects.toMatchObject({ code: 'invalid_request' });
     for (const org of ['acme', 'globex']) {
-      expect(await h.runtime.audit.verify('shared-id', org)).toMatchObject({ ok: true, org_id: org, problems: [] });
+      expect(await h.runtime.audit.verify('shared-id', org)).toMatchObject({
+        ok: true,
+        org_id: org,
+        problems: [],
+      });
     }
   });
 

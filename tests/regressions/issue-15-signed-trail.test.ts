@@ -54,7 +54,10 @@ async function verdict(dir: string, keys = KEY_A) {
   const store = new FileAuditStore({ dir, maxFileSize: 100 * 1024 * 1024, maxFiles: 10 });
   await store.init();
   try {
-    return await verifyTrail(store, parseSigningKeys(keys), [{ session_id: 'trail-first' }, { session_id: 'trail-second' }]);
+    return await verifyTrail(store, parseSigningKeys(keys), [
+      { session_id: 'trail-first' },
+      { session_id: 'trail-second' },
+    ]);
   } finally {
     await store.close();
   }

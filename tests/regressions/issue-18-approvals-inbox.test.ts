@@ -5,7 +5,7 @@
  * and a decision from the inbox leaves the same audit events as one through the session route.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { apiCaller, type Harness, startHarness } from '../unit/api/api-harness.ts';
 
 const TOKENS = {
   'tok-runner': 'acme:runner:run+read',
@@ -31,13 +31,7 @@ describe('issue-18: the approvals inbox', () => {
     await h.close();
   });
 
-  const call = (token: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
-    h.api.inject({
-      method,
-      url,
-      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
-    });
+  const call = apiCaller(() => h.api);
 
   /** A session that wrote a file and now asks to delete it; resolves once the approval is pending. */
   async function askToDelete(session_id: string, policy: Record<string, unknown> = {}) {

@@ -8,7 +8,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.ts';
-import { auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { apiCaller, auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
 
 const TOKENS = {
   'tok-acme': 'acme:reader:run+read',
@@ -92,13 +92,7 @@ describe('issue-18: the live event stream', () => {
     });
   }
 
-  const call = (token: string, method: 'GET' | 'POST', url: string, payload?: unknown) =>
-    h.api.inject({
-      method,
-      url,
-      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
-    });
+  const call = apiCaller(() => h.api);
   const echo = (token: string, id: string, message: string) =>
     call(token, 'POST', `/v1/sessions/${id}/actions`, [{ name: 'echo', params: { message } }]);
 

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { apiCaller, type Harness, startHarness } from '../unit/api/api-harness.ts';
 
 const TOKENS = {
   'tok-runner': 'acme:runner:run+read',
@@ -38,13 +38,7 @@ describe('issue-18: sessions list and verify routes', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const call = (token: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
-    h.api.inject({
-      method,
-      url,
-      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
-    });
+  const call = apiCaller(() => h.api);
 
   it("lists the org's sessions newest first, pages by cursor without gaps or repeats, and filters", async () => {
     const ids: string[] = [];

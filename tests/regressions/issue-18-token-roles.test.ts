@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenTable, parseGrant } from '../../src/api/http/auth.ts';
-import { auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { apiCaller, type Harness, startHarness } from '../unit/api/api-harness.ts';
 
 const TOKENS = {
   'tok-admin': 'acme',
@@ -36,13 +36,7 @@ describe('issue-18: token principals and roles', () => {
     await h.close();
   });
 
-  const call = (token: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
-    h.api.inject({
-      method,
-      url,
-      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
-    });
+  const call = apiCaller(() => h.api);
   const start = async (token: string, session_id: string) => {
     const res = await call(token, 'POST', '/v1/sessions', { ...SESSION, session_id });
     expect(res.statusCode).toBe(201);

@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.ts';
 import { EventHub } from '../../src/review/event-hub.ts';
 import { type DeliveryOutcome, WebhookDispatcher } from '../../src/review/webhooks.ts';
 import { makeChain } from '../helpers/audit-events.ts';
-import { auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { apiCaller, auth, type Harness, startHarness } from '../unit/api/api-harness.ts';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
@@ -96,13 +96,7 @@ describe('issue-18: webhooks', () => {
     hook.server.close();
   });
 
-  const call = (token: string, method: 'POST' | 'DELETE', url: string, payload?: unknown) =>
-    h.api.inject({
-      method,
-      url,
-      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
-    });
+  const call = apiCaller(() => h.api);
 
   it('delivers the types and orgs it asks for, signed, retried until the receiver takes them, and counts them', async () => {
     const body = { user_id: 'u', agent_id: 'a', tools: ['echo'], planner: { type: 'external' } };

@@ -40,7 +40,8 @@ const SECURITY_HEADERS = {
 export function consoleRoutes(app: FastifyInstance): void {
   const cache = new Map<string, Buffer>();
   const send = async (reply: FastifyReply, name: string) => {
-    const file = FILES[name];
+    // Own keys only: a name such as "valueOf" or "__proto__" is no file (found by the fuzz test).
+    const file = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
     if (!file) throw new RuntimeError('route_not_found', `no console file ${name}`);
     let body = cache.get(name);
     if (!body) {

@@ -23,7 +23,12 @@ export async function startHarness(
   more: Omit<ConfigInput, 'server'> = {},
 ): Promise<Harness> {
   const runtime = createRuntime(
-    { runtime: { workers: 1 }, audit: { storage_type: 'memory' }, ...more, server: { api_tokens: TOKENS, ...server } },
+    {
+      runtime: { workers: 1 },
+      audit: { storage_type: 'memory' },
+      ...more,
+      server: { api_tokens: TOKENS, ...server },
+    },
     { env: { ENVIRONMENT: 'test' } },
   );
   await runtime.start();
@@ -53,4 +58,22 @@ export async function startHarness(
       await runtime.stop();
     },
   };
+}
+
+export type Call = (
+  token: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  url: string,
+  payload?: unknown,
+) => Promise<import('light-my-request').Response>;
+
+/** A request as a token holder makes it (JSON body when given); `api` is read at call time. */
+export function apiCaller(api: () => FastifyInstance): Call {
+  return (token, method, url, payload) =>
+    api().inject({
+      method,
+      url,
+      headers: { ...auth(token), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(payload !== undefined ? { payload: JSON.stringify(payload) } : {}),
+    });
 }
