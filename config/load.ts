@@ -85,6 +85,7 @@ export function loadConfig(options: LoadOptions = {}): Readonly<Config> {
 
   readListFile(tree, origin, 'mcp', 'servers', 'MCP servers');
   readListFile(tree, origin, undefined, 'webhooks', 'webhooks');
+  readListFile(tree, origin, undefined, 'agents', 'agent profiles');
 
   const result = ConfigSchema.safeParse(tree);
   if (!result.success) throw new ConfigError(describeIssue(result.error.issues[0]!, tree, origin));

@@ -4,7 +4,14 @@
  * ENV_KEYS maps each environment variable of the deployment guide to its key here.
  */
 import { z } from 'zod';
-import { MAX_TIMER_MS, MAX_TIMER_SECONDS, McpCatalogueEntrySchema, WebhookSchema, timerSeconds } from '../src/contracts.ts';
+import {
+  AgentProfileSchema,
+  MAX_TIMER_MS,
+  MAX_TIMER_SECONDS,
+  McpCatalogueEntrySchema,
+  WebhookSchema,
+  timerSeconds,
+} from '../src/contracts.ts';
 import { JsonLimitsSchema } from '../src/json-limits.ts';
 
 // Durations become timers, and a Node timer cannot wait longer than about 24.8 days (see
@@ -86,6 +93,10 @@ export const ConfigSchema = z.object({
       servers_file: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** agent profiles: what an agent reached through the MCP endpoint may use (issue 19) */
+  agents: z.array(AgentProfileSchema).default([]),
+  /** a YAML or JSON file holding the agent profiles (a list); it replaces agents */
+  agents_file: z.string().min(1).optional(),
   /** stored audit events delivered to the operator's endpoints, signed (src/review/webhooks.ts) */
   webhooks: z.array(WebhookSchema).default([]),
   /** a YAML or JSON file holding the webhooks (a list); it replaces webhooks */
@@ -183,6 +194,23 @@ export const ConfigSchema = z.object({
       request_timeout_ms: timerMs.default(30_000),
     })
     .prefault({}),
+}).superRefine((config, ctx) => {
+  // Agent profiles name catalogue servers, and each profile id once.
+  const catalogue = new Set(config.mcp.servers.map((s) => s.id));
+  const seen = new Set<string>();
+  for (const [i, agent] of config.agents.entries()) {
+    if (seen.has(agent.id)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id ${agent.id}` });
+    seen.add(agent.id);
+    for (const [j, server] of agent.mcp_servers.entries()) {
+      if (!catalogue.has(server)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agents', i, 'mcp_servers', j],
+          message: `${server} is not an MCP server of the catalogue (mcp.servers / MCP_SERVERS_FILE)`,
+        });
+      }
+    }
+  }
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -221,6 +249,7 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   MCP_RECONNECT_DELAY: { key: 'mcp.reconnect_delay', kind: 'number' },
   MCP_SERVERS_FILE: { key: 'mcp.servers_file', kind: 'string' },
   WEBHOOKS_FILE: { key: 'webhooks_file', kind: 'string' },
+  AGENTS_FILE: { key: 'agents_file', kind: 'string' },
   CAPABILITY_CACHE_TTL: { key: 'capability.cache_ttl', kind: 'number' },
   MAX_SKILLS_PER_AGENT: { key: 'capability.max_skills_per_agent', kind: 'int' },
   MAX_MCP_SERVERS_PER_ORG: { key: 'capability.max_mcp_servers_per_org', kind: 'int' },

@@ -235,3 +235,21 @@ export const WebhookSchema = z.strictObject({
   orgs: z.array(z.string().min(1)).min(1).optional(),
 });
 export type Webhook = z.infer<typeof WebhookSchema>;
+
+/**
+ * An agent profile of the operator's config (`agents:` / AGENTS_FILE): what an agent reached
+ * through the runtime's MCP endpoint may use. Its MCP servers are catalogue ids (mcp.servers).
+ */
+export const AgentProfileSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" or "-" (at most 100), starting with a letter or digit'),
+  name: z.string().min(1).max(200).optional(),
+  tools: z.array(z.string().min(1)).default([]),
+  skills: z.array(z.string().min(1)).default([]),
+  mcp_servers: z.array(mcpServerId).default([]),
+  policy: RuntimePolicySchema.optional(),
+  /** only these orgs' tokens may use the profile (default: every org) */
+  orgs: z.array(id).min(1).optional(),
+});
+export type AgentProfile = z.infer<typeof AgentProfileSchema>;

@@ -11,7 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { type LoadOptions, loadConfig } from '../config/load.ts';
+import { ConfigError, type LoadOptions, loadConfig } from '../config/load.ts';
+import { BUILTIN_TOOLS } from './capabilities/tools/index.ts';
 import type { TrailProblem } from './audit/checkpoints.ts';
 import type { Config, ConfigInput } from '../config/schema.ts';
 import { type ApprovalListener, Supervisor } from '../actors/supervisor/supervisor.ts';
@@ -100,6 +101,7 @@ export class Runtime {
   }
 
   async start(): Promise<void> {
+    assertAgentTools(this.config);
     if (this.#state !== 'new') throw new RuntimeError('invalid_request', `start() called on a ${this.#state} runtime`);
     this.#state = 'starting';
     const entry = workerEntry('audit');
@@ -524,4 +526,17 @@ function plannerSecrets(
   const key = env[name];
   if (!key) throw new RuntimeError('invalid_request', `planner.api_key_env: ${name} is not set in the runtime's environment`);
   return { secrets: { planner_api_key: key } };
+}
+
+/** Agent profiles name built-in tools only (their MCP servers were checked against the catalogue at load). */
+function assertAgentTools(config: Readonly<Config>): void {
+  for (const [i, agent] of config.agents.entries()) {
+    for (const [j, tool] of agent.tools.entries()) {
+      if (!BUILTIN_TOOLS.has(tool)) {
+        throw new ConfigError(
+          `agents.${i}.tools.${j} = ${JSON.stringify(tool)}: not a built-in tool (${[...BUILTIN_TOOLS.keys()].join(', ')})`,
+        );
+      }
+    }
+  }
 }

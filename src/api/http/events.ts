@@ -22,6 +22,8 @@ export const SSE_MAX_PENDING_EVENTS = 1_000;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
 const REPLAY_PAGE = 1_000;
+/** after a replay, live events it already sent are dropped for this long (the feed's lag) */
+const REPLAY_OVERLAP_MS = 10_000;
 
 export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
   // Open streams end when the server closes (a stopping daemon does not wait for them).
@@ -65,15 +67,18 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
       request.log.warn({ filter }, 'event stream subscriber too slow: disconnected'),
     );
 
-    // Live events are held while the trail is replayed, then sent (without what the replay sent).
+    // Live events are held while the trail is replayed, then sent without what the replay sent.
+    // The feed reaches this thread a little after the store has the events, so one the replay
+    // read may still arrive live afterwards: the replayed ids are kept for REPLAY_OVERLAP_MS.
     let held: AuditEvent[] | undefined = resumeAfter ? [] : undefined;
+    let replayed: Set<string> | undefined;
     const unsubscribe = deps.runtime.events.subscribe({
       filter,
       deliver: (events) => {
         if (held) {
           held.push(...events);
           if (held.length > SSE_MAX_PENDING_EVENTS) stream.overflow();
-        } else stream.send(events);
+        } else stream.send(replayed ? events.filter((e) => !replayed!.has(e.event_id)) : events);
       },
     });
     const heartbeat = setInterval(() => stream.comment('keep-alive'), HEARTBEAT_MS);
@@ -88,6 +93,10 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
       const sent = await replayAfter(deps, filter, resumeAfter, stream);
       const live = held.filter((e) => !sent.has(e.event_id));
       held = undefined;
+      replayed = sent;
+      setTimeout(() => {
+        replayed = undefined;
+      }, REPLAY_OVERLAP_MS).unref();
       stream.send(live);
     }
   });
