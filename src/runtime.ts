@@ -44,7 +44,7 @@ import { EventHub } from './review/event-hub.ts';
 import { type DeliveryOutcome, WebhookDispatcher } from './review/webhooks.ts';
 import { assertJsonShape, type JsonLimits } from './json-limits.ts';
 import { parseAction, parseOrThrow } from './validation.ts';
-import { keyOf, parseSessionKey, type SessionKey } from './session-key.ts';
+import { keyOf, onlySessionOf, parseSessionKey, type SessionKey } from './session-key.ts';
 import { workerBootstrap, workerEntry } from './worker-entry.ts';
 import type { AuditApi } from './audit/audit-api.ts';
 import type { ClusterNode } from './cluster/node.ts';
@@ -297,12 +297,7 @@ export class Runtime {
     verify: async (sessionId: string, orgId?: string): Promise<VerifyResult & { problems: TrailProblem[] }> => {
       await this.#collectAudit();
       const { orgs, ...verdict } = await this.#auditApi().verify(sessionId, orgId);
-      if (orgs.length > 1) {
-        throw new RuntimeError(
-          'invalid_request',
-          `session id ${sessionId} exists in ${orgs.length} orgs (ids are unique within an org); name the org to verify one`,
-        );
-      }
+      onlySessionOf(sessionId, orgs);
       return verdict;
     },
     /** writes a signed checkpoint of every session head that moved, now */

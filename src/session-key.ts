@@ -8,6 +8,7 @@
  * holds (an org id may contain ':' or NUL).
  */
 import { z } from 'zod';
+import { RuntimeError } from './errors.ts';
 
 export type SessionKey = string & { readonly __brand: 'SessionKey' };
 
@@ -45,3 +46,17 @@ export const SessionKeySchema = z.custom<SessionKey>((value) => {
     return false;
   }
 }, 'expected a session key');
+
+/**
+ * The one session of an id among those found (in any org), for a caller that named no org:
+ * undefined when none, invalid_request when several orgs have a session of that id.
+ */
+export function onlySessionOf<T>(sessionId: string, found: readonly T[]): T | undefined {
+  if (found.length > 1) {
+    throw new RuntimeError(
+      'invalid_request',
+      `session id ${sessionId} exists in ${found.length} orgs (ids are unique within an org); name the org`,
+    );
+  }
+  return found[0];
+}

@@ -13,10 +13,10 @@ import {
   type Checkpoint,
   CHECKPOINT_GENESIS,
   type CheckpointHead,
-  headKey,
   type SigningKeys,
   sealCheckpoint,
 } from '../../src/audit/checkpoints.ts';
+import { sessionKey } from '../../src/session-key.ts';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import type { AuditStore } from '../../src/audit/stores/store.ts';
 import { errorMessage } from '../../src/errors.ts';
@@ -65,7 +65,7 @@ export class Checkpointer {
   observe(events: readonly AuditEvent[]): void {
     let ended = false;
     for (const e of events) {
-      const key = headKey(e.org_id, e.session_id);
+      const key = sessionKey(e.org_id, e.session_id);
       const known = this.#moved.get(key);
       if (!known || e.seq > known.seq)
         this.#moved.set(key, {

@@ -30,7 +30,7 @@ import {
 } from '../../src/session-protocol.ts';
 import { RuntimeError, errorMessage } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
-import { keyOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
+import { keyOf, onlySessionOf, parseSessionKey, type SessionKey } from '../../src/session-key.ts';
 import type { AuditApi } from '../../src/audit/audit-api.ts';
 import type { McpGateway } from '../mcp-gateway/gateway.ts';
 import type { McpServerSnapshot } from '../../src/capabilities/mcp/shapes.ts';
@@ -260,14 +260,7 @@ export class Supervisor {
       const key = keyOf({ org_id: orgId, session_id: sessionId });
       return this.#table.has(key) ? key : undefined;
     }
-    const found = this.#table.withId(sessionId);
-    if (found.length > 1) {
-      throw new RuntimeError(
-        'invalid_request',
-        `session id ${sessionId} exists in ${found.length} orgs (ids are unique within an org); name the org`,
-      );
-    }
-    return found[0]?.key;
+    return onlySessionOf(sessionId, this.#table.withId(sessionId))?.key;
   }
 
   stats(): SupervisorStats {

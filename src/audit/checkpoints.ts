@@ -189,8 +189,6 @@ export interface CheckpointVerdict {
   retainedBefore: string | null;
 }
 
-/** One session's head, by org and session id (ids are unique within an org only). */
-export const headKey = sessionKey;
 
 /** Checks the checkpoint chain itself and folds it into the last certified head of each session. */
 export function foldCheckpoints(checkpoints: readonly Checkpoint[], keys: SigningKeys): CheckpointVerdict {
@@ -235,7 +233,7 @@ export function foldCheckpoints(checkpoints: readonly Checkpoint[], keys: Signin
         detail: `checkpoint ${c.seq}: does not follow checkpoint ${prev ? prev.seq : '(none)'}; checkpoints were removed or reordered`,
       });
     }
-    for (const head of c.sessions) heads.set(headKey(head.org_id, head.session_id), head);
+    for (const head of c.sessions) heads.set(sessionKey(head.org_id, head.session_id), head);
     // Only a checkpoint that checks out may excuse missing events (a forger cannot sign one).
     if (
       c.retained_before &&

@@ -30,7 +30,7 @@ import type { AuditMessage } from '../../actors/audit/messages.ts';
 import { isTerminal, type PendingApproval, type SessionContext, type SessionState, type SessionStatus } from '../contracts.ts';
 import { RuntimeError, fromWire, toWireError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { keyOf, parseSessionKey, sessionKey, type SessionKey } from '../session-key.ts';
+import { keyOf, onlySessionOf, parseSessionKey, sessionKey, type SessionKey } from '../session-key.ts';
 import { decodeFrame, encodeFrame } from '../transport/codec.ts';
 import { MessagePortTransport } from '../transport/message-port.ts';
 import {
@@ -197,22 +197,9 @@ export class ClusterNode {
    * Without an org, the one session of that id (invalid_request when several orgs have one).
    */
   lookup(sessionId: string, orgId?: string): SessionKey | undefined {
-    let key: SessionKey | undefined;
-    if (orgId !== undefined) {
-      key = sessionKey(orgId, sessionId);
-      if (!this.#registry.session(key)) return undefined;
-    } else {
-      const found = this.#registry.sessionsWithId(sessionId);
-      if (found.length > 1) {
-        throw new RuntimeError(
-          'invalid_request',
-          `session id ${sessionId} exists in ${found.length} orgs (ids are unique within an org); name the org`,
-        );
-      }
-      key = found[0];
-      if (key === undefined) return undefined;
-    }
-    return key;
+    if (orgId === undefined) return onlySessionOf(sessionId, this.#registry.sessionsWithId(sessionId));
+    const key = sessionKey(orgId, sessionId);
+    return this.#registry.session(key) ? key : undefined;
   }
 
   /** Asks every other living node to send its held audit events to the shared store now. */

@@ -30,13 +30,15 @@ export class RuntimeMetrics {
     collectDefaultMetrics({ register: this.registry });
     // Spool size and free disk of the audit directory (issue 7).
     registerDiskMetrics(this.registry, runtime.config.audit.log_dir);
-    const stats = () => {
+    // While stopping, the supervisor is gone and these throw: a scrape then reads nothing.
+    const read = <T>(get: () => T): T | undefined => {
       try {
-        return runtime.stats();
+        return get();
       } catch {
-        return undefined; // stopping: the supervisor is gone
+        return undefined;
       }
     };
+    const stats = () => read(() => runtime.stats());
     new Gauge({
       name: 'runtime_active_sessions',
       help: 'Sessions that have not ended',
@@ -53,13 +55,7 @@ export class RuntimeMetrics {
         this.set(stats()?.workers ?? 0);
       },
     });
-    const webhooks = () => {
-      try {
-        return runtime.webhookStats();
-      } catch {
-        return undefined;
-      }
-    };
+    const webhooks = () => read(() => runtime.webhookStats());
     const seen = { delivered: 0, failed: 0, retried: 0 };
     new Counter({
       name: 'runtime_webhook_deliveries_total',
