@@ -91,6 +91,24 @@ export const ConfigSchema = z.object({
         }),
       /** a YAML or JSON file holding the catalogue (a list); it replaces mcp.servers */
       servers_file: z.string().min(1).optional(),
+      /** the runtime as an MCP server: /mcp/:agent_id on the API port (src/mcp-server/) */
+      endpoint: z
+        .object({
+          /**
+           * Host header values accepted (DNS-rebinding protection): a name matches with any
+           * port, name:port only that port. Default: the loopback names.
+           */
+          allowed_hosts: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '[::1]']),
+          /** Origin header values accepted when one is sent (same matching; scheme optional) */
+          allowed_origins: z.array(z.string().min(1)).default(['localhost', '127.0.0.1', '[::1]']),
+          /** an MCP session without a request for this long ends (audited) */
+          idle_timeout_seconds: seconds.default(1800),
+          /** a call waiting for approval sends notifications/progress this often (at most 5 s) */
+          progress_interval_seconds: z.number().positive().max(5).default(4),
+          /** MCP sessions one org may hold open at once */
+          max_sessions_per_org: positiveInt.default(100),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** agent profiles: what an agent reached through the MCP endpoint may use (issue 19) */
@@ -248,6 +266,10 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   MCP_MAX_RETRIES: { key: 'mcp.max_retries', kind: 'int' },
   MCP_RECONNECT_DELAY: { key: 'mcp.reconnect_delay', kind: 'number' },
   MCP_SERVERS_FILE: { key: 'mcp.servers_file', kind: 'string' },
+  MCP_ALLOWED_HOSTS: { key: 'mcp.endpoint.allowed_hosts', kind: 'list' },
+  MCP_ALLOWED_ORIGINS: { key: 'mcp.endpoint.allowed_origins', kind: 'list' },
+  MCP_IDLE_TIMEOUT_SECONDS: { key: 'mcp.endpoint.idle_timeout_seconds', kind: 'number' },
+  MCP_MAX_SESSIONS_PER_ORG: { key: 'mcp.endpoint.max_sessions_per_org', kind: 'int' },
   WEBHOOKS_FILE: { key: 'webhooks_file', kind: 'string' },
   AGENTS_FILE: { key: 'agents_file', kind: 'string' },
   CAPABILITY_CACHE_TTL: { key: 'capability.cache_ttl', kind: 'number' },

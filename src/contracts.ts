@@ -160,6 +160,11 @@ export const SessionContextSchema = z.strictObject({
   started_by: z.string().min(1).max(MAX_ID_CHARS).optional(),
   /** APPROVAL_SEPARATION: started_by may not approve this session's actions */
   approval_separation: z.boolean().optional(),
+  /**
+   * nobody can answer an approval request in this session (an MCP client over stdio without
+   * elicitation): a high-risk action is refused at once with approval_unavailable
+   */
+  approvals_unavailable: z.boolean().optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
@@ -190,6 +195,8 @@ export interface CapabilitySummary {
   source: string;
   description: string;
   input_schema: Record<string, unknown>;
+  /** changes nothing outside the runtime (MCP clients see readOnlyHint) */
+  read_only?: boolean;
 }
 
 export const PendingApprovalSchema = z.object({

@@ -22,6 +22,16 @@ export const ERROR_CATALOGUE = {
     message: "API requests may only name MCP servers of the operator's catalogue that their org may use.",
   },
   approval_denied: { status: 403, message: 'A person denied the high-risk action.' },
+  approval_unavailable: {
+    status: 403,
+    message: 'The high-risk action needs approval and nobody can be asked in this session.',
+  },
+  origin_not_allowed: {
+    status: 403,
+    message: 'The Host or Origin header is not allowed on the MCP endpoint (MCP_ALLOWED_HOSTS / MCP_ALLOWED_ORIGINS).',
+  },
+  agent_not_found: { status: 404, message: 'No agent profile of that id is open to this org.' },
+  mcp_session_limit: { status: 429, message: 'The org holds its maximum of open MCP sessions (MCP_MAX_SESSIONS_PER_ORG).' },
   session_not_found: { status: 404, message: 'No session has that id.' },
   approval_not_found: { status: 404, message: 'No approval is pending for that action.' },
   file_not_found: { status: 404, message: 'The file does not exist in the sandbox.' },

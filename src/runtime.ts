@@ -174,12 +174,18 @@ export class Runtime {
 
   /**
    * Starts a session. `planner` overrides the request's planner field. `from: 'api'` marks a
-   * request from an untrusted door (HTTP API): its MCP servers must be catalogue ids.
+   * request from an untrusted door (HTTP API, MCP endpoint): its MCP servers must be catalogue
+   * ids. `approvalsUnavailable`: nobody can answer an approval request (high-risk actions are
+   * refused with approval_unavailable instead of waiting).
    */
   async createSession(
     request: SessionRequest,
     planner?: PlannerSpec,
-    { from = 'operator', startedBy }: { from?: 'operator' | 'api'; startedBy?: string } = {},
+    {
+      from = 'operator',
+      startedBy,
+      approvalsUnavailable,
+    }: { from?: 'operator' | 'api'; startedBy?: string; approvalsUnavailable?: boolean } = {},
   ): Promise<Session> {
     const supervisor = this.#running();
     // No new work that could not be audited: with the audit thread gone, refuse rather than
@@ -213,6 +219,7 @@ export class Runtime {
       ...plannerSecrets(parsed.planner, this.#env),
       ...(startedBy !== undefined ? { started_by: startedBy } : {}),
       approval_separation: this.config.server.approval_separation,
+      ...(approvalsUnavailable ? { approvals_unavailable: true } : {}),
     };
     // In a cluster the session may start on another node; the handle then sends through the cluster.
     const started = await (this.#cluster ?? supervisor).send({ command: 'start', ctx });
@@ -484,8 +491,14 @@ export class Session {
     return this.#client.send({ command: 'cancel', session: this.key, reason });
   }
 
-  end(): Promise<SessionStatus> {
-    return this.#client.send({ command: 'end', session: this.key });
+  /** ends the session once its in-flight actions finish; `reason` is recorded in session_ended */
+  end(reason?: string): Promise<SessionStatus> {
+    return this.#client.send({ command: 'end', session: this.key, ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  /** the session's capabilities as they are now (an MCP server that disconnected drops out) */
+  currentCapabilities(): Promise<CapabilitySummary[]> {
+    return this.#client.send({ command: 'capabilities', session: this.key });
   }
 
   status(): Promise<SessionStatus> {

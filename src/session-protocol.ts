@@ -40,8 +40,11 @@ export const SessionCommandSchema = z.discriminatedUnion('command', [
     decision: ApprovalDecisionSchema,
   }),
   z.strictObject({ command: z.literal('cancel'), session, reason: z.string() }),
-  z.strictObject({ command: z.literal('end'), session }),
+  /** ends the session once its in-flight actions finish; `reason` goes into session_ended */
+  z.strictObject({ command: z.literal('end'), session, reason: z.string().max(1000).optional() }),
   z.strictObject({ command: z.literal('status'), session }),
+  /** the session's capability graph as it is now (MCP servers come and go while it runs) */
+  z.strictObject({ command: z.literal('capabilities'), session }),
 ]);
 export type SessionCommand = z.infer<typeof SessionCommandSchema>;
 export type CommandName = SessionCommand['command'];
@@ -64,6 +67,7 @@ export interface SessionReplies {
   cancel: SessionStatus;
   end: SessionStatus;
   status: SessionStatus;
+  capabilities: CapabilitySummary[];
 }
 export type ReplyTo<K extends CommandName> = SessionReplies[K];
 
@@ -137,6 +141,14 @@ export const COMMAND_TRAITS: Readonly<Record<ExistingSessionCommand['command'], 
     onWorkerCrash: 'fail',
     drained: false,
     answersWhenNodeLost: true,
+    repeatable: true,
+  },
+  capabilities: {
+    deadline: 'control',
+    whenEnded: 'refuse',
+    onWorkerCrash: 'fail',
+    drained: false,
+    answersWhenNodeLost: false,
     repeatable: true,
   },
 };

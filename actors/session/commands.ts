@@ -24,8 +24,9 @@ const HANDLERS: Handlers = {
     return null;
   },
   cancel: (actor, { reason }) => actor.cancel(reason),
-  end: (actor) => actor.end(),
+  end: (actor, { reason }) => actor.end(reason),
   status: (actor) => actor.status(),
+  capabilities: (actor) => actor.capabilities,
 };
 
 /** Runs one command on its session's actor; a handler that throws rejects. */

@@ -219,8 +219,8 @@ export class SessionActor {
   }
 
   /** Ends the session normally after its in-flight actions finish. */
-  async end(): Promise<SessionStatus> {
-    if (!isTerminal(this.#state)) await this.#finish('completed', undefined, { abort: false });
+  async end(reason?: string): Promise<SessionStatus> {
+    if (!isTerminal(this.#state)) await this.#finish('completed', undefined, { abort: false, reason });
     await this.#ending;
     return this.status();
   }
@@ -353,7 +353,11 @@ export class SessionActor {
   }
 
   /** Ends the session once: no new work, in-flight actions stopped (or awaited), then session_ended. */
-  #finish(state: SessionState, error?: RuntimeError, { abort = true } = {}): Promise<void> {
+  #finish(
+    state: SessionState,
+    error?: RuntimeError,
+    { abort = true, reason }: { abort?: boolean; reason?: string } = {},
+  ): Promise<void> {
     if (this.#ending) return this.#ending;
     this.#state = state;
     if (error) this.#error = error.toWire();
@@ -371,10 +375,16 @@ export class SessionActor {
       this.#chain.emit({
         event_type: 'session_ended',
         severity: state === 'completed' ? 'info' : state === 'cancelled' ? 'warning' : 'error',
-        message: error ? `session ${state}: ${error.message}` : `session ${state}`,
+        message: error ? `session ${state}: ${error.message}` : reason ? `session ${state}: ${reason}` : `session ${state}`,
         success: state === 'completed',
         error_message: error?.message ?? null,
-        metadata: { state, iterations: this.#iteration, actions: this.#actionCount, error_code: error?.code ?? null },
+        metadata: {
+          state,
+          iterations: this.#iteration,
+          actions: this.#actionCount,
+          error_code: error?.code ?? null,
+          ...(reason !== undefined ? { reason } : {}),
+        },
       });
       this.#services.notify({
         type: 'supervisor.session_ended',

@@ -28,6 +28,11 @@ const COMMANDS: LazyCommand[] = [
     load: () => import('./commands/run.ts').then((m) => m.runCommand),
   },
   {
+    name: 'mcp',
+    summary: 'serve an agent profile as an MCP server over stdio (for desktop MCP clients)',
+    load: () => import('./commands/mcp.ts').then((m) => m.mcpCommand),
+  },
+  {
     name: 'audit',
     summary: 'inspect the audit trail (query, verify hash chains)',
     load: () => import('./commands/audit.ts').then((m) => m.auditCommand),

@@ -92,6 +92,7 @@ export class CapabilityGraph {
       source: c.source,
       description: c.description,
       input_schema: c.inputSchema,
+      ...(c.readOnly ? { read_only: true } : {}),
     }));
   }
 }

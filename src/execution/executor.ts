@@ -92,6 +92,13 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   // 3. Policy and approval.
   const needsApproval = requiresApproval(scope.ctx.policy, action.name);
   let approvalMeta: Record<string, unknown> | undefined;
+  if (needsApproval && scope.ctx.approvals_unavailable) {
+    const error = new RuntimeError(
+      'approval_unavailable',
+      `${action.name} needs a person's approval, and this session has no way to ask one (the MCP client does not support elicitation)`,
+    );
+    return rejectAction(out, error.toWire(), capability);
+  }
   if (needsApproval) {
     const { approval, outcome } = scope.approvals.request(action, scope.ctx.policy.approval_timeout_seconds, scope.signal);
     const requested = actionEvent(

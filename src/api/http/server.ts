@@ -35,6 +35,7 @@ import type { Principal, TokenTable } from './auth.ts';
 import { clientErrorHandler, errorHandler } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { sessionRoutes } from './sessions.ts';
+import { mcpEndpoint } from '../../mcp-server/http-endpoint.ts';
 
 export interface ApiDeps {
   runtime: Runtime;
@@ -201,6 +202,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   approvalRoutes(app, routeDeps);
   eventRoutes(app, routeDeps);
   consoleRoutes(app);
+  mcpEndpoint(app, { runtime: deps.runtime, config: deps.config, log: deps.log, principal, draining: deps.draining });
   return app;
 }
 
