@@ -23,55 +23,14 @@ import { McpConnection } from '../actors/mcp-gateway/connection.ts';
 import type { McpServerConfig } from '../src/contracts.ts';
 import { createRuntime, type Session } from '../src/index.ts';
 import { packagePath } from '../src/package-paths.ts';
-import { round, summarize } from './stats.ts';
+import { type CallFn, inFlight, sequential } from './load-shapes.ts';
+import { round } from './stats.ts';
 
 export const description =
   'MCP echo calls/s and p50/p99: runtime (session → gateway → stdio server) vs raw SDK client';
 
 const SERVER = packagePath('tests/fixtures/mcp/test-server.mjs');
 const IDS = { org_id: 'bench-org', user_id: 'bench-user' };
-
-type CallFn = (i: number) => Promise<unknown>;
-
-interface Measured {
-  calls_per_s: number;
-  p50_us: number;
-  p99_us: number;
-  mean_us: number;
-  n: number;
-}
-
-async function sequential(call: CallFn, n: number, warmup: number): Promise<Measured> {
-  for (let i = 0; i < warmup; i++) await call(i);
-  const samples: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const s = performance.now();
-    await call(i);
-    samples.push(performance.now() - s);
-  }
-  const elapsedS = (performance.now() - t0) / 1000;
-  return { ...summarize(samples), calls_per_s: round(n / elapsedS, 0) };
-}
-
-/** `lanes` loops run concurrently, `total` calls between them. */
-async function inFlight(lanes: (lane: number) => CallFn, width: number, total: number): Promise<Measured> {
-  const perLane = Math.ceil(total / width);
-  const samples: number[] = [];
-  const lane = async (l: number, n: number, record: boolean) => {
-    const call = lanes(l);
-    for (let i = 0; i < n; i++) {
-      const s = performance.now();
-      await call(l * perLane + i);
-      if (record) samples.push(performance.now() - s);
-    }
-  };
-  await Promise.all(Array.from({ length: width }, (_, l) => lane(l, 50, false)));
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: width }, (_, l) => lane(l, perLane, true)));
-  const elapsedS = (performance.now() - t0) / 1000;
-  return { ...summarize(samples), calls_per_s: round(samples.length / elapsedS, 0) };
-}
 
 function assertOk(r: unknown): void {
   const result = r as { success?: boolean; error?: unknown; isError?: boolean };
