@@ -111,6 +111,8 @@ export const ConfigSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+  /** Cedar policies (*.cedar, optional schema.cedarschema) decided for every action (src/policy/) */
+  policy_dir: z.string().min(1).optional(),
   /** agent profiles: what an agent reached through the MCP endpoint may use (issue 19) */
   agents: z.array(AgentProfileSchema).default([]),
   /** a YAML or JSON file holding the agent profiles (a list); it replaces agents */
@@ -272,6 +274,7 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   MCP_MAX_SESSIONS_PER_ORG: { key: 'mcp.endpoint.max_sessions_per_org', kind: 'int' },
   WEBHOOKS_FILE: { key: 'webhooks_file', kind: 'string' },
   AGENTS_FILE: { key: 'agents_file', kind: 'string' },
+  POLICY_DIR: { key: 'policy_dir', kind: 'string' },
   CAPABILITY_CACHE_TTL: { key: 'capability.cache_ttl', kind: 'number' },
   MAX_SKILLS_PER_AGENT: { key: 'capability.max_skills_per_agent', kind: 'int' },
   MAX_MCP_SERVERS_PER_ORG: { key: 'capability.max_mcp_servers_per_org', kind: 'int' },

@@ -22,6 +22,7 @@ export const ERROR_CATALOGUE = {
     message: "API requests may only name MCP servers of the operator's catalogue that their org may use.",
   },
   approval_denied: { status: 403, message: 'A person denied the high-risk action.' },
+  policy_denied: { status: 403, message: 'The Cedar policies (POLICY_DIR) forbid the action, or none permits it.' },
   approval_unavailable: {
     status: 403,
     message: 'The high-risk action needs approval and nobody can be asked in this session.',

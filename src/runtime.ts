@@ -19,7 +19,7 @@ import { type ApprovalListener, Supervisor } from '../actors/supervisor/supervis
 import { McpGateway } from '../actors/mcp-gateway/gateway.ts';
 import type { AgentCapabilityCache } from './capabilities/cache/agent-capabilities.ts';
 import { createAgentCapabilityCache } from './capabilities/cache/index.ts';
-import type { AuditEvent, AuditQuery } from './audit/events.ts';
+import type { AuditEvent, AuditEventDraft, AuditQuery } from './audit/events.ts';
 import type { VerifyResult } from './audit/hash-chain.ts';
 import type {
   Action,
@@ -36,7 +36,9 @@ import type {
   SessionStatus,
 } from './contracts.ts';
 import { ApprovalDecisionSchema, PlannerSchema, SessionRequestSchema } from './contracts.ts';
-import { RuntimeError } from './errors.ts';
+import { RuntimeError, errorMessage } from './errors.ts';
+import { CedarPolicies } from './policy/cedar-policies.ts';
+import { readPolicyDir } from './policy/policy-source.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
 import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
@@ -52,6 +54,8 @@ import { type ComponentHealth, type ComponentStatus, worstStatus } from './healt
 import type { SessionClient } from './session-protocol.ts';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** The org of the runtime's own events (policy loads), apart from every tenant's trail. */
+export const RUNTIME_ORG = '_runtime';
 const RETENTION_INTERVAL_MS = 24 * 60 * 60 * 1000;
 
 export interface RuntimeOptions extends Omit<LoadOptions, 'overrides'> {
@@ -150,6 +154,19 @@ export class Runtime {
     this.#mcp = new McpGateway(this.config, this.log);
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
+    if (this.config.policy_dir !== undefined) {
+      // Refused at start, naming file and line; the workers get the text that compiled here.
+      let policies: CedarPolicies;
+      try {
+        policies = await loadPolicies(this.config.policy_dir);
+      } catch (err) {
+        this.#state = 'running';
+        await this.stop({ drainTimeoutMs: 0 });
+        throw new ConfigError(`POLICY_DIR: ${errorMessage(err)}`);
+      }
+      this.#supervisor.setPolicies(policies.source);
+      await this.#recordPolicyLoad(policies, 'at start');
+    }
     await this.#supervisor.start();
     if (this.config.cluster.enabled) {
       // Imported only in cluster mode: a single node never loads NATS (issue 6).
@@ -275,6 +292,59 @@ export class Runtime {
     const remote = this.#cluster?.lookup(sessionId, orgId);
     if (remote === undefined) throw new RuntimeError('session_not_found', `no session ${sessionId}`);
     return new Session(this.#cluster!, remote, [], 'running', this.config.limits);
+  }
+
+  /**
+   * Reads POLICY_DIR again (SIGHUP): a set that compiles replaces the old one in every worker
+   * (sessions decide with it from their next action); a bad one is refused and the old one kept.
+   * Either way it is logged and audited (policy_loaded / policy_load_failed).
+   */
+  async reloadPolicies(): Promise<{ loaded: boolean; error?: string }> {
+    const supervisor = this.#running();
+    const dir = this.config.policy_dir;
+    if (dir === undefined) return { loaded: false, error: 'POLICY_DIR is not set' };
+    let policies: CedarPolicies;
+    try {
+      policies = await loadPolicies(dir);
+    } catch (err) {
+      const error = errorMessage(err);
+      this.log.error({ dir, error }, 'policy reload refused; the policies loaded before stay in force');
+      await this.#appendRuntimeEvent({
+        event_type: 'policy_load_failed',
+        severity: 'error',
+        message: `policy reload refused, the previous policies stay: ${error}`,
+        success: false,
+        error_message: error,
+        metadata: { dir },
+      });
+      return { loaded: false, error };
+    }
+    supervisor.setPolicies(policies.source);
+    await this.#recordPolicyLoad(policies, 'reloaded');
+    return { loaded: true };
+  }
+
+  async #recordPolicyLoad(policies: CedarPolicies, when: string): Promise<void> {
+    this.log.info({ dir: policies.source.dir, policies: policies.ids.length }, `policies ${when}`);
+    await this.#appendRuntimeEvent({
+      event_type: 'policy_loaded',
+      severity: 'info',
+      message: `${policies.ids.length} Cedar policies ${when} from ${policies.source.dir}`,
+      success: true,
+      metadata: { dir: policies.source.dir, policies: policies.ids.length, policy_ids: policies.ids },
+    });
+  }
+
+  /** An event of the runtime itself (not of a session): its own one-event trail, in the "_runtime" org. */
+  async #appendRuntimeEvent(draft: AuditEventDraft): Promise<void> {
+    await this.#auditApi()
+      .appendChained([
+        {
+          identity: { org_id: RUNTIME_ORG, user_id: 'operator', agent_id: 'semibot-runtime', session_id: `runtime-${randomUUID()}` },
+          draft,
+        },
+      ])
+      .catch((err: unknown) => this.log.warn({ err }, 'could not audit a runtime event'));
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {
@@ -547,4 +617,9 @@ function assertAgentTools(config: Readonly<Config>): void {
       }
     }
   }
+}
+
+/** Reads and compiles a policy directory (on the calling thread); throws with file and line. */
+export async function loadPolicies(dir: string): Promise<CedarPolicies> {
+  return new CedarPolicies(await readPolicyDir(dir));
 }

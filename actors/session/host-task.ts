@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config/schema.ts';
+import type { PolicySource } from '../../src/policy/policy-source.ts';
 
 export interface HostTask {
   slot: number;
@@ -13,4 +14,6 @@ export interface HostTask {
   /** audit.append out, session.audit_ack in */
   auditPort: MessagePort;
   config: Config;
+  /** the Cedar policies of POLICY_DIR as text (compiled in the worker); absent without one */
+  policies?: PolicySource;
 }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { SessionCommandSchema } from '../../src/session-protocol.ts';
 import { McpCallOutcomeSchema, McpServerSnapshotSchema } from '../../src/capabilities/mcp/shapes.ts';
+import { PolicySourceSchema } from '../../src/policy/policy-source.ts';
 
 const req = z.number().int();
 
@@ -28,6 +29,8 @@ export const SessionHostMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('session.mcp_result'), call: z.number().int(), outcome: McpCallOutcomeSchema }),
   /** gateway (via supervisor) → every host: an MCP connection connected, disconnected or changed its tools */
   z.object({ type: z.literal('session.mcp_status'), snapshot: McpServerSnapshotSchema }),
+  /** supervisor → every host: the policy directory was reloaded (SIGHUP); compile and use it from now on */
+  z.object({ type: z.literal('session.policies'), source: PolicySourceSchema }),
   /** audit actor → host: `count` events of this host are now stored */
   z.object({ type: z.literal('session.audit_ack'), count: z.number().int() }),
 ]);

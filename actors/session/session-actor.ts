@@ -26,6 +26,7 @@ import type { ActionRun } from '../../src/execution/action-run.ts';
 import { ApprovalGate } from '../../src/execution/approval.ts';
 import type { CapabilityGraph } from '../../src/execution/capability-graph.ts';
 import { type ExecutionScope, type InvokeBase, executeAction } from '../../src/execution/executor.ts';
+import type { CedarPolicies } from '../../src/policy/cedar-policies.ts';
 import { RunDeadlines } from '../../src/execution/run-deadlines.ts';
 import { Semaphore } from '../../src/execution/semaphore.ts';
 import { keyOf, type SessionKey } from '../../src/session-key.ts';
@@ -52,7 +53,11 @@ export interface SessionServices {
   maxMemoryBytes: number;
   /** SANDBOX_MAX_BYTES (0: no limit) */
   sandboxMaxBytes: number;
+  /** the Cedar policies (POLICY_DIR) as loaded now; undefined without a policy directory */
+  policies?: () => CedarPolicies | undefined;
 }
+
+const noPolicies = (): undefined => undefined;
 
 export class SessionActor {
   readonly ctx: SessionContext;
@@ -134,6 +139,8 @@ export class SessionActor {
       durable: services.strictDurability ? () => services.outbox.durable() : () => undefined,
       onApprovalRequested: (approval) => this.#onApprovalRequested(approval),
       onApprovalSettled: () => this.#refreshWaitingState(),
+      policies: services.policies ?? noPolicies,
+      iteration: () => this.#iteration,
     };
   }
 

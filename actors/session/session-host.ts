@@ -29,6 +29,8 @@ import { createPlanner } from './planners/index.ts';
 import type { JailLimits } from '../../src/capabilities/tools/jail.ts';
 import { handleCommand } from './commands.ts';
 import { SessionActor } from './session-actor.ts';
+import { CedarPolicies } from '../../src/policy/cedar-policies.ts';
+import type { PolicySource } from '../../src/policy/policy-source.ts';
 
 export class SessionHost {
   readonly #config: Config;
@@ -45,13 +47,18 @@ export class SessionHost {
   readonly shutDown: Promise<void>;
   /** execute_code's confinement, the same for every session of this host */
   readonly #jail: JailLimits;
+  /** the Cedar policies every session of this host decides with (replaced on reload) */
+  #policies: CedarPolicies | undefined;
 
   constructor(
     config: Config,
     toSupervisor: Transport<SessionHostMessage, SupervisorMessage>,
     toAudit: Transport<SessionHostMessage, AuditMessage>,
+    policies?: PolicySource,
   ) {
     this.#config = config;
+    // Compiled once here, per thread: the main thread checked the same text before sending it.
+    this.#policies = policies ? new CedarPolicies(policies) : undefined;
     this.#jail = Object.freeze({
       bwrap: config.runtime.execute_code_bwrap,
       maxTotalMemoryMb: config.runtime.execute_code_max_total_memory_mb,
@@ -113,8 +120,13 @@ export class SessionHost {
         return;
       case 'session.audit_ack':
         return;
+      case 'session.policies':
+        this.#policies = new CedarPolicies(m.source);
+        return;
     }
   }
+
+  readonly #currentPolicies = (): CedarPolicies | undefined => this.#policies;
 
   async #start(ctx: SessionContext, mcp: McpServerSnapshot[]): Promise<StartedSession> {
     const key = keyOf(ctx);
@@ -140,6 +152,7 @@ export class SessionHost {
       strictDurability: this.#config.audit.durability === 'strict',
       maxMemoryBytes: r.session_max_memory_bytes,
       sandboxMaxBytes: r.sandbox_max_bytes,
+      policies: this.#currentPolicies,
     });
     this.#sessions.set(key, actor);
     if (ctx.mcp_servers.length > 0) {

@@ -15,6 +15,7 @@
  *   host ──mcp.call / mcp.cancel──► #onMessage ──► McpGateway ──session.mcp_result──► that host
  *   McpGateway change ──session.mcp_status──► every host
  */
+import type { PolicySource } from '../../src/policy/policy-source.ts';
 import type * as Comlink from 'comlink';
 import type { Config } from '../../config/schema.ts';
 import { PendingAsks } from '../../src/actor-system/ask.ts';
@@ -102,6 +103,15 @@ export class Supervisor {
 
   start(): Promise<void> {
     return this.#workers.start();
+  }
+
+  /**
+   * The Cedar policies (POLICY_DIR) every session decides with, as text: hosts compile it. Before
+   * start() it goes to every host at boot; after, to the running hosts at once (a reload).
+   */
+  setPolicies(source: PolicySource): void {
+    this.#workers.policies = source;
+    for (const slot of this.#workers.slots()) this.#post(slot, { type: 'session.policies', source });
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {

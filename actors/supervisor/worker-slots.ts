@@ -8,6 +8,7 @@
  *            ──piscina.run(HostTask, [port A to the host, port B])──► workers/session.worker.ts
  *   host ──supervisor.ready──► markReady(n)          the task rejects (thread died) ──► died(n)
  */
+import type { PolicySource } from '../../src/policy/policy-source.ts';
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -55,6 +56,8 @@ export class WorkerSlots {
   #generation = 0;
   restarts = 0;
   respawnStopped = false;
+  /** the policy directory's text every host compiles; a respawned host gets the current one */
+  policies: PolicySource | undefined;
 
   constructor(config: Config, audit: Comlink.Remote<AuditApi>, log: Logger, events: SlotEvents) {
     this.#config = config;
@@ -195,6 +198,7 @@ export class WorkerSlots {
         supervisorPort: toHost.port2,
         auditPort: toAudit.port1,
         config: this.#config,
+        ...(this.policies ? { policies: this.policies } : {}),
       };
       this.#pool!.run(task, { transferList: [toHost.port2, toAudit.port1] }).then(
         () => this.#log.debug({ slot }, 'session host finished'),

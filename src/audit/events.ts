@@ -22,6 +22,10 @@ export const AUDIT_EVENT_TYPES = [
   'mcp_call_completed',
   'mcp_call_failed',
   'error',
+  /** the policy directory was (re)loaded: metadata {dir, policies, policy_ids} */
+  'policy_loaded',
+  /** a reload was refused (the old policies stay): metadata {dir, error} */
+  'policy_load_failed',
 ] as const;
 
 export const AuditEventTypeSchema = z.enum(AUDIT_EVENT_TYPES);

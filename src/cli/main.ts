@@ -33,6 +33,11 @@ const COMMANDS: LazyCommand[] = [
     load: () => import('./commands/mcp.ts').then((m) => m.mcpCommand),
   },
   {
+    name: 'policy',
+    summary: 'check a Cedar policy directory, or replay the recorded trail against one',
+    load: () => import('./commands/policy.ts').then((m) => m.policyCommand),
+  },
+  {
     name: 'audit',
     summary: 'inspect the audit trail (query, verify hash chains)',
     load: () => import('./commands/audit.ts').then((m) => m.auditCommand),

@@ -119,6 +119,12 @@ export class Daemon {
     this.log.info('log files reopened');
   }
 
+  /** SIGHUP with POLICY_DIR: read the policies again (a bad set is refused, the old one kept). */
+  async reloadPolicies(): Promise<void> {
+    if (this.#state !== 'running' || this.#runtime.config.policy_dir === undefined) return;
+    await this.#runtime.reloadPolicies().catch((err: unknown) => this.log.error({ err }, 'policy reload failed'));
+  }
+
   /** Drains and stops (see the module comment); safe to call twice. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();

@@ -2,7 +2,8 @@
  * Process signals of `semibot-runtime serve`:
  *   SIGTERM / SIGINT  first: graceful stop (Daemon.stop), exit 0 when it completes;
  *                     second: exit at once (code 1), whatever is still running;
- *   SIGHUP            reopen the log files (logrotate's rename-and-signal).
+ *   SIGHUP            reopen the log files (logrotate's rename-and-signal), and read POLICY_DIR
+ *                     again when it is set (a bad policy set is refused, the old one kept).
  * And a backstop for the trust boundary (issue 15): an exception or rejection nobody handled is
  * logged with its stack and the daemon keeps serving. Request data is bounded where it enters
  * (src/json-limits.ts) and an unencodable message fails only its own ask, so this is only for
@@ -44,7 +45,10 @@ export function installSignalHandlers(
       },
     );
   };
-  const onHup = () => daemon.reopenLogs();
+  const onHup = () => {
+    daemon.reopenLogs();
+    void daemon.reloadPolicies();
+  };
   const onUncaught = (err: unknown, origin: string) =>
     daemon.log.error({ err, origin }, 'an exception nobody handled reached the process; still serving');
   const onUnhandled = (err: unknown) => onUncaught(err, 'unhandledRejection');

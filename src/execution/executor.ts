@@ -19,6 +19,7 @@ import { canonicalJson, sha256Hex } from '../audit/hash-chain.ts';
 import { type ApprovalGate, paramsHash } from './approval.ts';
 import type { Capability, CapabilityGraph, InvokeContext } from './capability-graph.ts';
 import { requiresApproval } from './policy.ts';
+import type { CedarPolicies, ToolRisk } from '../policy/cedar-policies.ts';
 import { redactSecrets } from './redact.ts';
 import { ActionRun } from './action-run.ts';
 import type { RunDeadlines } from './run-deadlines.ts';
@@ -53,6 +54,18 @@ export interface ExecutionScope {
   durable(): Promise<void> | undefined;
   onApprovalRequested(approval: PendingApproval): void;
   onApprovalSettled(): void;
+  /** the Cedar policies (POLICY_DIR) as loaded now (a SIGHUP may replace them); undefined: none */
+  policies(): CedarPolicies | undefined;
+  /** the session's iteration (the policies' context.iteration) */
+  iteration(): number;
+}
+
+/** What an event records of the policy decision (metadata.policy; `policy replay` reads it back). */
+interface PolicyRecord {
+  decision: 'allow' | 'deny' | 'approval';
+  policy_ids: string[];
+  risk: ToolRisk;
+  iteration: number;
 }
 
 export async function executeAction(scope: ExecutionScope, action: Action): Promise<ActionResult> {
@@ -89,8 +102,19 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
     chain.emit(actionEvent('capability_validated', 'debug', message, action, capability));
   }
 
-  // 3. Policy and approval.
-  const needsApproval = requiresApproval(scope.ctx.policy, action.name);
+  // 3. Policy: the Cedar policies (POLICY_DIR) when there are any, then the high-risk rule.
+  const highRisk = requiresApproval(scope.ctx.policy, action.name);
+  const policies = scope.policies();
+  let policy: PolicyRecord | undefined;
+  if (policies !== undefined) {
+    policy = decidePolicy(policies, scope, action, capability, highRisk);
+    if (policy.decision === 'deny') {
+      const ids = policy.policy_ids.length > 0 ? `forbidden by ${policy.policy_ids.join(', ')}` : 'no policy permits it';
+      const error = new RuntimeError('policy_denied', `${action.name}: ${ids}`);
+      return rejectAction(out, error.toWire(), capability, policy);
+    }
+  }
+  const needsApproval = highRisk || policy?.decision === 'approval';
   let approvalMeta: Record<string, unknown> | undefined;
   if (needsApproval && scope.ctx.approvals_unavailable) {
     const error = new RuntimeError(
@@ -113,7 +137,10 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
     requested.metadata = {
       params_hash: approval.params_hash,
       expires_at: approval.expires_at,
-      rule: `policy.high_risk_tools includes ${action.name}`,
+      rule: highRisk
+        ? `policy.high_risk_tools includes ${action.name}`
+        : `@approval("required") on ${policy!.policy_ids.join(', ')}`,
+      ...(policy ? { policy } : {}),
     };
     chain.emit(requested);
     scope.onApprovalRequested({ ...approval, params: auditedParams as Record<string, unknown> });
@@ -178,6 +205,7 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
   started.action_params = auditedParams;
   started.requires_approval = needsApproval;
   started.approval_granted = needsApproval ? true : null;
+  if (policy) started.metadata = { policy };
   chain.emit(started);
   // Strict durability: what is about to change the world is on record before it does.
   if (!capability.readOnly) {
@@ -241,7 +269,7 @@ interface EarlyExit {
   startedAt: number;
 }
 
-function rejectAction(x: EarlyExit, error: WireError, cap: Capability | undefined): ActionResult {
+function rejectAction(x: EarlyExit, error: WireError, cap: Capability | undefined, policy?: PolicyRecord): ActionResult {
   const { action } = x;
   const elapsed = roundMs(performance.now() - x.startedAt);
   const e = actionEvent('action_rejected', 'warning', `action ${action.name} rejected: ${error.message}`, action, cap);
@@ -249,7 +277,7 @@ function rejectAction(x: EarlyExit, error: WireError, cap: Capability | undefine
   e.success = false;
   e.error_message = error.message;
   e.duration_ms = elapsed;
-  e.metadata = { error_code: error.code };
+  e.metadata = policy ? { error_code: error.code, policy } : { error_code: error.code };
   x.chain.emit(e);
   return { action_id: action.id, name: action.name, success: false, error, duration_ms: elapsed };
 }
@@ -364,5 +392,38 @@ class ActionContext implements InvokeContext {
   get onCancel(): (listener: (reason: unknown) => void) => () => void {
     const run = this.#run;
     return (listener) => run.onCancel(listener);
+  }
+}
+
+/**
+ * The Cedar decision for one action. A policy engine that fails (not expected: it only sees
+ * requests built here) denies: no action runs unchecked.
+ */
+function decidePolicy(
+  policies: CedarPolicies,
+  scope: ExecutionScope,
+  action: Action,
+  capability: Capability,
+  highRisk: boolean,
+): PolicyRecord {
+  const risk: ToolRisk = highRisk ? 'high' : capability.readOnly ? 'read_only' : 'normal';
+  const iteration = scope.iteration();
+  try {
+    const decided = policies.decide({
+      agent_id: scope.ctx.agent_id,
+      org_id: scope.ctx.org_id,
+      user_id: scope.ctx.user_id,
+      session_id: scope.ctx.session_id,
+      iteration,
+      tool: action.name,
+      kind: capability.kind,
+      server: capability.mcpServer?.id ?? '',
+      risk,
+      params: action.params,
+    });
+    const decision = decided.decision === 'deny' ? 'deny' : decided.approval ? 'approval' : 'allow';
+    return { decision, policy_ids: decided.policy_ids, risk, iteration };
+  } catch (err) {
+    return { decision: 'deny', policy_ids: [`(policy engine error: ${errorMessage(err)})`], risk, iteration };
   }
 }

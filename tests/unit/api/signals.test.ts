@@ -9,7 +9,7 @@ afterEach(() => uninstall?.());
 
 function fakeDaemon() {
   let finish: () => void = () => {};
-  const calls = { stop: 0, reopen: 0 };
+  const calls = { stop: 0, reopen: 0, reloadPolicies: 0 };
   const daemon = {
     log: createLogger({ log_level: 'silent' }),
     config: { server: { drain_timeout_seconds: 30 } },
@@ -21,6 +21,9 @@ function fakeDaemon() {
     },
     reopenLogs: () => {
       calls.reopen++;
+    },
+    reloadPolicies: async () => {
+      calls.reloadPolicies++;
     },
   };
   return { daemon: daemon as unknown as Daemon, calls, finish: () => finish() };
@@ -49,13 +52,13 @@ describe('signals', () => {
     expect(exits).toEqual([1]);
   });
 
-  it('SIGHUP reopens the log files and does not stop anything', () => {
+  it('SIGHUP reopens the log files, reads the policies again, and does not stop anything', () => {
     const { daemon, calls } = fakeDaemon();
     const exits: number[] = [];
     uninstall = installSignalHandlers(daemon, (code) => exits.push(code));
     process.emit('SIGHUP');
     process.emit('SIGHUP');
-    expect(calls).toEqual({ stop: 0, reopen: 2 });
+    expect(calls).toEqual({ stop: 0, reopen: 2, reloadPolicies: 2 });
     expect(exits).toEqual([]);
   });
 });
