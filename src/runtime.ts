@@ -42,6 +42,7 @@ import { readPolicyDir } from './policy/policy-source.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
 import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
+import { PinGuard, type WithheldTool, createPinStore } from './capabilities/mcp/tool-pins.ts';
 import { EventHub } from './review/event-hub.ts';
 import { type DeliveryOutcome, WebhookDispatcher } from './review/webhooks.ts';
 import { assertJsonShape, type JsonLimits } from './json-limits.ts';
@@ -88,6 +89,8 @@ export class Runtime {
   });
   /** MCP connections (main thread, beside the supervisor; issue 4) */
   #mcp: McpGateway | undefined;
+  /** pinned MCP tool definitions (issue 20) */
+  #pins: PinGuard | undefined;
   /** agents' MCP tool lists, in process or in Redis (issue 7) */
   #capabilityCache: AgentCapabilityCache | undefined;
   /** cluster mode only (issue 6): routing to other nodes over NATS */
@@ -151,7 +154,13 @@ export class Runtime {
     this.#feed = feed.port1;
     this.#webhooks = new WebhookDispatcher(this.config.webhooks, (outcome) => this.#webhookCounts[outcome]++, this.log);
     this.#webhooks.start(this.events);
-    this.#mcp = new McpGateway(this.config, this.log);
+    // Pinned MCP tool definitions live beside the audit trail (file, database or memory store).
+    this.#pins = new PinGuard(
+      createPinStore(this.config),
+      (tool) => void this.#recordWithheldTool(tool),
+      (err) => this.log.warn({ err }, 'the MCP tool pins could not be read or written'),
+    );
+    this.#mcp = new McpGateway(this.config, this.log, this.#pins);
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
     if (this.config.policy_dir !== undefined) {
@@ -335,12 +344,31 @@ export class Runtime {
     });
   }
 
-  /** An event of the runtime itself (not of a session): its own one-event trail, in the "_runtime" org. */
-  async #appendRuntimeEvent(draft: AuditEventDraft): Promise<void> {
+  /** A changed MCP tool definition, withheld: audited in the org whose connection saw it. */
+  async #recordWithheldTool(tool: WithheldTool): Promise<void> {
+    this.log.warn(tool, 'MCP tool definition changed since it was pinned; withheld until accepted');
+    await this.#appendRuntimeEvent(
+      {
+        event_type: 'mcp_tool_changed',
+        severity: 'warning',
+        message: `MCP server ${tool.server_id} changed the definition of ${tool.tool}; it is withheld until \`semibot-runtime mcp pins accept ${tool.server_id}\``,
+        success: false,
+        mcp_server_id: tool.server_id,
+        metadata: { server_id: tool.server_id, tool: tool.tool, pinned_hash: tool.pinned_hash, seen_hash: tool.seen_hash },
+      },
+      tool.org_id,
+    );
+  }
+
+  /**
+   * An event of the runtime itself (not of a session): its own one-event trail, in the
+   * "_runtime" org, or in the org it concerns.
+   */
+  async #appendRuntimeEvent(draft: AuditEventDraft, orgId = RUNTIME_ORG): Promise<void> {
     await this.#auditApi()
       .appendChained([
         {
-          identity: { org_id: RUNTIME_ORG, user_id: 'operator', agent_id: 'semibot-runtime', session_id: `runtime-${randomUUID()}` },
+          identity: { org_id: orgId, user_id: 'operator', agent_id: 'semibot-runtime', session_id: `runtime-${randomUUID()}` },
           draft,
         },
       ])
@@ -454,6 +482,7 @@ export class Runtime {
       await this.#supervisor?.stop(drainTimeoutMs);
       await this.#cluster?.stop();
       await this.#mcp?.close();
+      await this.#pins?.close().catch(() => {});
       await this.#capabilityCache?.close();
       await this.#audit?.close();
     } finally {

@@ -20,7 +20,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from '../../src/contracts.ts';
-import { type ErrorCode as RuntimeErrorCode, RuntimeError, toWireError, errorMessage } from '../../src/errors.ts';
+import {
+  type ErrorCode as RuntimeErrorCode,
+  RuntimeError,
+  toWireError,
+  errorMessage,
+} from '../../src/errors.ts';
+import { type PinGuard, toolDefinitionHash } from '../../src/capabilities/mcp/tool-pins.ts';
 import type { Logger } from '../../src/log.ts';
 import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
 
@@ -31,6 +37,8 @@ export interface ConnectionOptions {
   reconnectDelayMs: number;
   log: Logger;
   onChange(snapshot: McpServerSnapshot): void;
+  /** pinned tool definitions (issue 20): what of a listed tool set may be used */
+  pins?: PinGuard;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -77,6 +85,8 @@ export class McpConnection {
   #client: Client | undefined;
   #connecting: Promise<void> | undefined;
   #tools: McpToolInfo[] = [];
+  /** tools the server lists whose definition differs from the pinned one (not offered) */
+  #withheld: string[] = [];
   #safeTools = new Set<string>();
   #version = 0;
   #lastError: string | undefined;
@@ -160,7 +170,10 @@ export class McpConnection {
     try {
       await this.#loadTools(client);
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'could not list the MCP tools again; keeping the last list');
+      this.#log.warn(
+        { err: (err as Error).message },
+        'could not list the MCP tools again; keeping the last list',
+      );
       return;
     }
     if (this.#client !== client || this.#state !== 'connected') return;
@@ -407,7 +420,7 @@ export class McpConnection {
   }
 
   async #loadTools(client: Client): Promise<void> {
-    const tools: McpToolInfo[] = [];
+    const tools: Array<{ info: McpToolInfo; hash: string }> = [];
     let cursor: string | undefined;
     do {
       const page = await client.listTools(cursor ? { cursor } : undefined, {
@@ -416,16 +429,33 @@ export class McpConnection {
       for (const tool of page.tools) {
         const { $schema: _dialect, ...schema } = tool.inputSchema as Record<string, unknown>;
         tools.push({
-          name: tool.name,
-          description: tool.description ?? tool.title ?? '',
-          input_schema: schema,
-          read_only: tool.annotations?.readOnlyHint === true,
-          idempotent: tool.annotations?.idempotentHint === true,
+          info: {
+            name: tool.name,
+            description: tool.description ?? tool.title ?? '',
+            input_schema: schema,
+            read_only: tool.annotations?.readOnlyHint === true,
+            idempotent: tool.annotations?.idempotentHint === true,
+          },
+          hash: toolDefinitionHash(tool),
         });
       }
       cursor = page.nextCursor;
     } while (cursor);
-    this.#useTools(tools);
+    const pins = this.#opts.pins;
+    if (pins === undefined) {
+      this.#useTools(tools.map((t) => t.info));
+      return;
+    }
+    const { allowed, withheld } = await pins.admit(this.orgId, this.server.id, tools);
+    this.#withheld = withheld;
+    if (withheld.length > 0)
+      this.#log.warn({ withheld }, 'MCP tool definitions changed since they were pinned; withheld');
+    this.#useTools(allowed);
+  }
+
+  /** tools withheld because their definition changed since it was pinned */
+  get withheld(): readonly string[] {
+    return this.#withheld;
   }
 
   #useTools(tools: McpToolInfo[]): void {

@@ -19,9 +19,13 @@ import { parseSessionKey, type SessionKey } from '../../src/session-key.ts';
 import type { Logger } from '../../src/log.ts';
 import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
 import { McpConnection } from './connection.ts';
+import type { PinGuard } from '../../src/capabilities/mcp/tool-pins.ts';
 import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
 import type { McpGatewayMessage } from './messages.ts';
 import type { ComponentHealth } from '../../src/health.ts';
+
+/** How often connections that withhold a changed tool list again (has an operator accepted it?). */
+const PIN_RECHECK_MS = 5000;
 
 export const IDLE_LINGER_MS = 30_000;
 
@@ -45,10 +49,23 @@ export class McpGateway {
   readonly #calls = new Map<string, AbortController>();
   readonly #listeners = new Set<(snapshot: McpServerSnapshot) => void>();
   #closed = false;
+  readonly #pins: PinGuard | undefined;
+  readonly #pinRecheck: NodeJS.Timeout | undefined;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, pins?: PinGuard) {
     this.#config = config;
     this.#log = log.child({ actor: 'mcp-gateway' });
+    this.#pins = pins;
+    if (pins) {
+      // A withheld tool comes back once an operator accepts its new definition (mcp pins
+      // accept): connections withholding something list again now and then to find out.
+      this.#pinRecheck = setInterval(() => {
+        for (const { connection } of this.#entries.values()) {
+          if (connection.withheld.length > 0) void connection.relist();
+        }
+      }, PIN_RECHECK_MS);
+      this.#pinRecheck.unref();
+    }
   }
 
   /** Subscribes to connection and tool-list changes. */
@@ -105,7 +122,8 @@ export class McpGateway {
     }
     await Promise.all(entries.map((e) => e.connection.settle()));
     // A connection made just now has listed its tools already.
-    if (tools.relist) await Promise.all(entries.map((e, i) => (wasConnected[i] ? e.connection.relist() : undefined)));
+    if (tools.relist)
+      await Promise.all(entries.map((e, i) => (wasConnected[i] ? e.connection.relist() : undefined)));
     return entries.map((e) => e.connection.snapshot());
   }
 
@@ -189,6 +207,7 @@ export class McpGateway {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#pinRecheck);
     for (const controller of this.#calls.values()) controller.abort(new RuntimeError('runtime_stopping'));
     const entries = [...this.#entries.values()];
     this.#entries.clear();
@@ -208,6 +227,7 @@ export class McpGateway {
           reconnectDelayMs: mcp.reconnect_delay * 1000,
           log: this.#log,
           onChange: (snapshot) => this.#emit(snapshot),
+          ...(this.#pins ? { pins: this.#pins } : {}),
         }),
         sessions: new Set(),
         idleTimer: undefined,

@@ -26,6 +26,11 @@ export const AUDIT_EVENT_TYPES = [
   'policy_loaded',
   /** a reload was refused (the old policies stay): metadata {dir, error} */
   'policy_load_failed',
+  /**
+   * a catalogue MCP server presents a tool whose definition differs from the pinned one: the
+   * tool is withheld until `mcp pins accept`; metadata {server_id, tool, pinned_hash, seen_hash}
+   */
+  'mcp_tool_changed',
 ] as const;
 
 export const AuditEventTypeSchema = z.enum(AUDIT_EVENT_TYPES);

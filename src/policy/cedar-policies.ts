@@ -58,6 +58,8 @@ interface CompiledPolicy {
   readsContext: boolean;
   /** the context attribute paths its conditions read (context.params.path → [params, path]); null: the context as a whole */
   contextPaths: string[][] | null;
+  /** reads principal or resource attributes, or their hierarchy (needs the entities) */
+  readsEntities: boolean;
   approval: boolean;
 }
 
@@ -66,6 +68,11 @@ interface RelevantSet {
   id: string;
   /** the context paths the set reads, or null when a policy reads the whole context (no caching) */
   paths: string[][] | null;
+  /**
+   * whether its policies read the agent's or tool's attributes or hierarchy: entities cost about
+   * half of an evaluation, so a set that reads only context is evaluated without them
+   */
+  needsEntities: boolean;
   verdicts: Map<string, { permits: string[]; forbids: string[] }>;
 }
 
@@ -126,17 +133,19 @@ export class CedarPolicies {
     let permits = tool.permits;
     const relevant = tool.relevant;
     if (relevant !== undefined) {
-      const context = {
+      const full = {
         params: toCedarRecord(request.params),
         iteration: request.iteration,
         session_id: request.session_id,
       };
-      // The verdict depends on the agent, the tool (fixed for this set) and what the policies read.
-      const key =
-        relevant.paths === null ? undefined : JSON.stringify(relevant.paths.map((p) => valueAt(context, p)));
+      // Only what the policies read is sent (less to cross into the engine), and the verdict
+      // depends on the agent, the tool (fixed for this set) and exactly that: it is the cache key.
+      const context = relevant.paths === null ? full : pick(full, relevant.paths);
+      const key = relevant.paths === null ? undefined : JSON.stringify(context);
       let verdict = key === undefined ? undefined : relevant.verdicts.get(key);
       if (verdict === undefined) {
-        verdict = this.#read(evaluate(relevant.id, request, tool.entities, context));
+        const entities = relevant.needsEntities ? tool.entities : NO_ENTITIES;
+        verdict = this.#read(evaluate(relevant.id, request, entities, context));
         if (key !== undefined) {
           if (relevant.verdicts.size >= MAX_CACHED_VERDICTS) relevant.verdicts.clear();
           relevant.verdicts.set(key, verdict);
@@ -213,6 +222,7 @@ export class CedarPolicies {
       set = {
         id: this.#preparse(`rel-${this.#relevantSets.size}`, policies)!,
         paths: whole ? null : paths,
+        needsEntities: policies.some((p) => p.readsEntities),
         verdicts: new Map(),
       };
       this.#relevantSets.set(signature, set);
@@ -248,6 +258,7 @@ export class CedarPolicies {
 }
 
 const ACTION = { type: 'Action', id: 'call' } as const;
+const NO_ENTITIES: cedar.EntityJson[] = [];
 
 /** One Cedar evaluation of a preparsed set for the request's agent and tool. */
 function evaluate(
@@ -313,6 +324,7 @@ function compileFiles(source: PolicySource): CompiledPolicy[] {
         json: json.json,
         readsContext: reads.whole || reads.paths.length > 0,
         contextPaths: reads.whole ? null : reads.paths,
+        readsEntities: readsEntities(json.json),
         approval: annotations.approval === 'required',
       });
     }
@@ -398,14 +410,45 @@ function contextReads(conditions: unknown): { paths: string[][]; whole: boolean 
   return { paths, whole };
 }
 
-/** The value at a path of the context, or a marker when absent (for cache keys). */
-function valueAt(record: Record<string, unknown>, path: string[]): unknown {
-  let value: unknown = record;
-  for (const step of path) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, step)) return null;
-    value = (value as Record<string, unknown>)[step];
+/**
+ * Does a policy need the entities? Its conditions read principal or resource (attributes,
+ * `in`), or its scope uses `in` (the hierarchy). `principal == Agent::"x"` compares ids only.
+ */
+function readsEntities(policy: cedar.PolicyJson): boolean {
+  const scopeIn = (c: { op: string; in?: unknown }) => c.op === 'in' || (c.op === 'is' && c.in !== undefined);
+  if (scopeIn(policy.principal) || scopeIn(policy.resource)) return true;
+  const visit = (node: unknown): boolean => {
+    if (Array.isArray(node)) return node.some(visit);
+    if (node === null || typeof node !== 'object') return false;
+    const n = node as Record<string, unknown>;
+    if (n.Var === 'principal' || n.Var === 'resource') return true;
+    return Object.values(n).some(visit);
+  };
+  return visit(policy.conditions);
+}
+
+/** The parts of the context at `paths` (absent ones left out), in path order. */
+function pick(
+  context: Record<string, cedar.CedarValueJson>,
+  paths: string[][],
+): Record<string, cedar.CedarValueJson> {
+  const out: Record<string, unknown> = {};
+  for (const path of paths) {
+    let from: unknown = context;
+    let to = out;
+    for (let i = 0; i < path.length; i++) {
+      const step = path[i]!;
+      if (from === null || typeof from !== 'object' || Array.isArray(from) || !Object.hasOwn(from, step))
+        break;
+      from = (from as Record<string, unknown>)[step];
+      if (i === path.length - 1) to[step] = from;
+      else {
+        if (to[step] === null || typeof to[step] !== 'object') to[step] = {};
+        to = to[step] as Record<string, unknown>;
+      }
+    }
   }
-  return value;
+  return out as Record<string, cedar.CedarValueJson>;
 }
 
 /**

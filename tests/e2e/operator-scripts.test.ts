@@ -140,7 +140,7 @@ describe('scripts/backup-audit-db.sh and restore-audit-db.sh', () => {
     const backups = path.join(dir, 'backups');
     const backup = await exec('bash', [script('backup-audit-db.sh'), '-d', url, '-o', backups]);
     expect(backup.code, backup.stderr).toBe(0);
-    expect(backup.stdout).toContain('schema version 3');
+    expect(backup.stdout).toContain('schema version 4');
     const files = (await readdir(backups)).sort();
     expect(files).toHaveLength(2);
     const archive = path.join(backups, files.find((f) => f.endsWith('.sql.gz'))!);
@@ -150,7 +150,7 @@ describe('scripts/backup-audit-db.sh and restore-audit-db.sh', () => {
     await sql(BASE_URL, `CREATE DATABASE ${target}`);
     const restored = await exec('bash', [script('restore-audit-db.sh'), '-d', targetUrl, archive]);
     expect(restored.code, restored.stderr).toBe(0);
-    expect(restored.stdout).toContain('25 audit event(s), schema version 3');
+    expect(restored.stdout).toContain('25 audit event(s), schema version 4');
     expect(await snapshot(targetUrl)).toEqual(before);
     const status = await exec('node', ['--import', 'tsx', 'src/cli/main.ts', 'migrate', 'status'], { DATABASE_URL: targetUrl });
     expect(status.stdout).not.toContain('pending');

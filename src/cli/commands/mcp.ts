@@ -1,6 +1,8 @@
 /**
  * semibot-runtime mcp --agent ID [--org ORG] [--user USER]
- * Serves one agent profile as an MCP server over stdio (src/mcp-server/stdio-server.ts).
+ *   Serves one agent profile as an MCP server over stdio (src/mcp-server/stdio-server.ts).
+ * semibot-runtime mcp pins list [SERVER] | accept SERVER
+ *   Pinned tool definitions of catalogue servers (src/capabilities/mcp/tool-pins.ts).
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -10,6 +12,8 @@ export const mcpCommand: Command = {
   name: 'mcp',
   summary: 'serve an agent profile as an MCP server over stdio (for desktop MCP clients)',
   help: `Usage: semibot-runtime mcp --agent ID [--org ORG] [--user USER]
+       semibot-runtime mcp pins list [SERVER]
+       semibot-runtime mcp pins accept SERVER
 
 Serves the agent profile ID (agents: in the config, or AGENTS_FILE) as an MCP server on
 stdin/stdout: one runtime session for the life of the connection. Every tools/call goes
@@ -23,9 +27,15 @@ Options:
   --user USER   the user recorded in the trail (default: this account's name)
   -h, --help
 
-Logs go to stderr; stdout carries only the MCP protocol.`,
+Logs go to stderr; stdout carries only the MCP protocol.
+
+pins list     the pinned tool definitions (beside the audit trail), and the changed ones
+              that are withheld (PENDING)
+pins accept   makes the changed definitions of SERVER's tools the pinned ones: the running
+              runtime offers those tools again within seconds`,
 
   async run(argv) {
+    if (argv[0] === 'pins') return pins(argv.slice(1));
     const { values, positionals } = parseArgs({
       args: argv,
       options: { agent: { type: 'string' }, org: { type: 'string' }, user: { type: 'string' } },
@@ -60,5 +70,43 @@ function localUser(): string {
     return userInfo().username || 'local';
   } catch {
     return 'local';
+  }
+}
+
+async function pins(argv: string[]): Promise<number> {
+  const [sub, server, ...extra] = argv;
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])} (see --help)`);
+  if (sub !== 'list' && sub !== 'accept')
+    throw new UsageError('expected mcp pins list [SERVER] or mcp pins accept SERVER');
+  if (sub === 'accept' && !server) throw new UsageError('mcp pins accept needs the catalogue id of a server');
+  const [{ loadConfig }, { createPinStore }] = await Promise.all([
+    import('../../../config/load.ts'),
+    import('../../capabilities/mcp/tool-pins.ts'),
+  ]);
+  const store = createPinStore(loadConfig());
+  try {
+    if (sub === 'accept') {
+      const accepted = await store.accept(server!);
+      if (accepted.length === 0) {
+        console.log(`${server}: no changed tool definition waits for acceptance`);
+        return EXIT_OK;
+      }
+      for (const pin of accepted)
+        console.log(`${server}: accepted the new definition of ${pin.tool} (${pin.hash.slice(0, 12)}…)`);
+      return EXIT_OK;
+    }
+    const list = await store.list(server);
+    for (const pin of list) {
+      const pending = pin.pending_hash
+        ? `  PENDING ${pin.pending_hash.slice(0, 12)}… seen ${pin.pending_seen_at}`
+        : '';
+      console.log(
+        `${pin.server_id}  ${pin.tool}  ${pin.hash.slice(0, 12)}…  pinned ${pin.pinned_at}${pending}`,
+      );
+    }
+    console.log(`${list.length} pinned tool(s), ${list.filter((p) => p.pending_hash).length} withheld`);
+    return EXIT_OK;
+  } finally {
+    await store.close();
   }
 }

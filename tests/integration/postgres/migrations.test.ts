@@ -70,6 +70,7 @@ describe('migrate up / down through the CLI', () => {
     expect(up.stdout).toContain('applied  0001_audit_events');
     expect(up.stdout).toContain('applied  0002_audit_roles');
     expect(up.stdout).toContain('applied  0003_audit_checkpoints');
+    expect(up.stdout).toContain('applied  0004_mcp_tool_pins');
 
     const cols = await db.sql<{ column_name: string; data_type: string }>(
       `SELECT column_name, data_type FROM information_schema.columns
@@ -142,12 +143,20 @@ describe('migrate up / down through the CLI', () => {
     expect(status.stdout).toMatch(/applied\s+0001_audit_events/);
     expect(status.stdout).toMatch(/applied\s+0002_audit_roles/);
     expect(status.stdout).toMatch(/applied\s+0003_audit_checkpoints/);
+    expect(status.stdout).toMatch(/applied\s+0004_mcp_tool_pins/);
   });
 
   it('5. down reverts one step at a time, --all the rest, and up again restores everything', async () => {
+    const pins = await cli(db, 'migrate', 'down');
+    expect(pins.stdout).toContain('reverted 0004_mcp_tool_pins');
+    expect(
+      (await db.sql<{ t: string | null }>(`SELECT to_regclass('mcp_tool_pins')::text AS t`))[0]!.t,
+    ).toBeNull();
     const checkpoints = await cli(db, 'migrate', 'down');
     expect(checkpoints.stdout).toContain('reverted 0003_audit_checkpoints');
-    expect((await db.sql<{ t: string | null }>(`SELECT to_regclass('audit_checkpoints')::text AS t`))[0]!.t).toBeNull();
+    expect(
+      (await db.sql<{ t: string | null }>(`SELECT to_regclass('audit_checkpoints')::text AS t`))[0]!.t,
+    ).toBeNull();
     const one = await cli(db, 'migrate', 'down');
     expect(one.stdout).toContain('reverted 0002_audit_roles');
     expect((await db.sql(`SELECT 1 FROM pg_policies WHERE tablename = 'audit_events'`)).length).toBe(0);

@@ -93,7 +93,7 @@ describe('docs/', () => {
     const keys = new Set([...leaves(config), ...Object.values(ENV_KEYS).flatMap(({ key }) => key.split('.'))]);
     const other = new Set<string>([
       ...AuditEventTypeSchema.options,
-      'audit_logger', 'mcp_client', 'capability_cache', 'mcp_servers', 'audit_events', 'semibot_schema_migrations', 'semibot_audit_writer',
+      'audit_logger', 'mcp_client', 'mcp_tool_pins', 'capability_cache', 'mcp_servers', 'audit_events', 'semibot_schema_migrations', 'semibot_audit_writer',
       'semibot_audit_reader', 'semibot_audit_retention', 'org_id', 'user_id', 'agent_id', 'session_id', 'action_id',
       'params_hash', 'event_type', 'api_key_env', 'prev_hash', 'decided_by', 'pg_dump', 'max_connections', 'event_id', 'next_cursor', 'started_by', 'first_bad',
       'http_request', 'execute_code', 'read_file', 'write_file', 'delete_file',
