@@ -165,6 +165,8 @@ export const SessionContextSchema = z.strictObject({
    * elicitation): a high-risk action is refused at once with approval_unavailable
    */
   approvals_unavailable: z.boolean().optional(),
+  /** W3C traceparent of the caller (HTTP API, MCP endpoint): the session's trace span is its child */
+  traceparent: z.string().regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/).optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 

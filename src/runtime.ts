@@ -39,6 +39,7 @@ import { ApprovalDecisionSchema, PlannerSchema, SessionRequestSchema } from './c
 import { RuntimeError, errorMessage } from './errors.ts';
 import { CedarPolicies } from './policy/cedar-policies.ts';
 import { readPolicyDir } from './policy/policy-source.ts';
+import { tracingSettings, validTraceparent } from './telemetry/tracing.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
 import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
@@ -163,6 +164,15 @@ export class Runtime {
     this.#mcp = new McpGateway(this.config, this.log, this.#pins);
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
+    // Traces (OTEL_* of the boot environment): every session worker exports its own spans.
+    try {
+      const tracing = tracingSettings(this.#env);
+      if (tracing) this.#supervisor.setTracing(tracing);
+    } catch (err) {
+      this.#state = 'running';
+      await this.stop({ drainTimeoutMs: 0 });
+      throw new ConfigError(errorMessage(err));
+    }
     if (this.config.policy_dir !== undefined) {
       // Refused at start, naming file and line; the workers get the text that compiled here.
       let policies: CedarPolicies;
@@ -211,7 +221,8 @@ export class Runtime {
       from = 'operator',
       startedBy,
       approvalsUnavailable,
-    }: { from?: 'operator' | 'api'; startedBy?: string; approvalsUnavailable?: boolean } = {},
+      traceparent,
+    }: { from?: 'operator' | 'api'; startedBy?: string; approvalsUnavailable?: boolean; traceparent?: string } = {},
   ): Promise<Session> {
     const supervisor = this.#running();
     // No new work that could not be audited: with the audit thread gone, refuse rather than
@@ -246,6 +257,7 @@ export class Runtime {
       ...(startedBy !== undefined ? { started_by: startedBy } : {}),
       approval_separation: this.config.server.approval_separation,
       ...(approvalsUnavailable ? { approvals_unavailable: true } : {}),
+      ...(validTraceparent(traceparent) !== undefined ? { traceparent: validTraceparent(traceparent) } : {}),
     };
     // In a cluster the session may start on another node; the handle then sends through the cluster.
     const started = await (this.#cluster ?? supervisor).send({ command: 'start', ctx });

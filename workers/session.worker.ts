@@ -17,7 +17,7 @@ import { MessagePortTransport } from '../src/transport/message-port.ts';
 export default async function hostSessions(task: HostTask): Promise<{ slot: number }> {
   const toSupervisor = new MessagePortTransport<SessionHostMessage, SupervisorMessage>(task.supervisorPort);
   const toAudit = new MessagePortTransport<SessionHostMessage, AuditMessage>(task.auditPort);
-  const host = new SessionHost(task.config, toSupervisor, toAudit, task.policies);
+  const host = new SessionHost(task.config, toSupervisor, toAudit, task.policies, task.tracing);
   toSupervisor.send({ type: 'supervisor.ready', slot: task.slot, thread_id: threadId });
   await host.shutDown;
   toSupervisor.close();

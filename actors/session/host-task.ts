@@ -6,6 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Config } from '../../config/schema.ts';
 import type { PolicySource } from '../../src/policy/policy-source.ts';
+import type { TracingSettings } from '../../src/telemetry/tracing.ts';
 
 export interface HostTask {
   slot: number;
@@ -16,4 +17,6 @@ export interface HostTask {
   config: Config;
   /** the Cedar policies of POLICY_DIR as text (compiled in the worker); absent without one */
   policies?: PolicySource;
+  /** OTEL_* settings when traces are on: the host exports its sessions' spans itself */
+  tracing?: TracingSettings;
 }

@@ -27,6 +27,8 @@ import { ApprovalGate } from '../../src/execution/approval.ts';
 import type { CapabilityGraph } from '../../src/execution/capability-graph.ts';
 import { type ExecutionScope, type InvokeBase, executeAction } from '../../src/execution/executor.ts';
 import type { CedarPolicies } from '../../src/policy/cedar-policies.ts';
+import { ROOT_CONTEXT, type Span, SpanStatusCode, type Tracer, trace as otelTrace } from '@opentelemetry/api';
+import { Tracing, traceIds } from '../../src/telemetry/tracing.ts';
 import { RunDeadlines } from '../../src/execution/run-deadlines.ts';
 import { Semaphore } from '../../src/execution/semaphore.ts';
 import { keyOf, type SessionKey } from '../../src/session-key.ts';
@@ -55,6 +57,8 @@ export interface SessionServices {
   sandboxMaxBytes: number;
   /** the Cedar policies (POLICY_DIR) as loaded now; undefined without a policy directory */
   policies?: () => CedarPolicies | undefined;
+  /** traces on (OTEL_*): this thread's tracer */
+  tracer?: Tracer;
 }
 
 const noPolicies = (): undefined => undefined;
@@ -94,6 +98,8 @@ export class SessionActor {
   readonly #startedAt = new Date().toISOString();
   readonly #timer: NodeJS.Timeout;
   readonly #scope: ExecutionScope;
+  /** the session's `invoke_agent` span (traces on): every action's span is its child */
+  readonly #span: Span | undefined;
 
   constructor(ctx: SessionContext, graph: CapabilityGraph, planner: Planner, services: SessionServices) {
     this.ctx = ctx;
@@ -104,6 +110,22 @@ export class SessionActor {
     this.#chain = new SessionChain(ctx, services.outbox);
     this.#semaphore = new Semaphore(ctx.policy.max_concurrent_actions);
     this.#deadlines = new RunDeadlines(ctx.policy.action_timeout_seconds * 1000, this.#runs);
+    const agentName = ctx.agent.name ?? ctx.agent_id;
+    this.#span = services.tracer?.startSpan(
+      `invoke_agent ${agentName}`,
+      {
+        attributes: {
+          'gen_ai.operation.name': 'invoke_agent',
+          'gen_ai.agent.id': ctx.agent_id,
+          'gen_ai.agent.name': agentName,
+          'gen_ai.conversation.id': ctx.session_id,
+          'semibot.org_id': ctx.org_id,
+          'semibot.user_id': ctx.user_id,
+        },
+      },
+      Tracing.extract(ctx.traceparent),
+    );
+    const ids = traceIds(this.#span);
     this.#chain.emit({
       event_type: 'session_started',
       message: `session started for agent ${ctx.agent_id}`,
@@ -115,6 +137,7 @@ export class SessionActor {
         task: ctx.task ?? null,
         session_metadata: ctx.metadata,
         started_by: ctx.started_by ?? null,
+        ...ids,
       },
     });
     this.#timer = setTimeout(
@@ -141,6 +164,7 @@ export class SessionActor {
       onApprovalSettled: () => this.#refreshWaitingState(),
       policies: services.policies ?? noPolicies,
       iteration: () => this.#iteration,
+      ...(services.tracer && this.#span ? { trace: { tracer: services.tracer, parent: otelTrace.setSpan(ROOT_CONTEXT, this.#span) } } : {}),
     };
   }
 
@@ -391,8 +415,16 @@ export class SessionActor {
           actions: this.#actionCount,
           error_code: error?.code ?? null,
           ...(reason !== undefined ? { reason } : {}),
+          ...traceIds(this.#span),
         },
       });
+      if (this.#span) {
+        if (error) {
+          this.#span.setAttribute('error.type', error.code);
+          this.#span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+        }
+        this.#span.setAttribute('semibot.session.state', state).end();
+      }
       this.#services.notify({
         type: 'supervisor.session_ended',
         session: this.key,

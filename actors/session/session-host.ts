@@ -31,6 +31,7 @@ import { handleCommand } from './commands.ts';
 import { SessionActor } from './session-actor.ts';
 import { CedarPolicies } from '../../src/policy/cedar-policies.ts';
 import type { PolicySource } from '../../src/policy/policy-source.ts';
+import { Tracing, type TracingSettings } from '../../src/telemetry/tracing.ts';
 
 export class SessionHost {
   readonly #config: Config;
@@ -49,13 +50,17 @@ export class SessionHost {
   readonly #jail: JailLimits;
   /** the Cedar policies every session of this host decides with (replaced on reload) */
   #policies: CedarPolicies | undefined;
+  /** this thread's span exporter (OTEL_*), flushed when the host shuts down */
+  readonly #tracing: Tracing | undefined;
 
   constructor(
     config: Config,
     toSupervisor: Transport<SessionHostMessage, SupervisorMessage>,
     toAudit: Transport<SessionHostMessage, AuditMessage>,
     policies?: PolicySource,
+    tracing?: TracingSettings,
   ) {
+    this.#tracing = tracing ? new Tracing(tracing) : undefined;
     this.#config = config;
     // Compiled once here, per thread: the main thread checked the same text before sending it.
     this.#policies = policies ? new CedarPolicies(policies) : undefined;
@@ -153,6 +158,7 @@ export class SessionHost {
       maxMemoryBytes: r.session_max_memory_bytes,
       sandboxMaxBytes: r.sandbox_max_bytes,
       policies: this.#currentPolicies,
+      ...(this.#tracing ? { tracer: this.#tracing.tracer } : {}),
     });
     this.#sessions.set(key, actor);
     if (ctx.mcp_servers.length > 0) {
@@ -208,6 +214,8 @@ export class SessionHost {
     );
     this.#mcpClient.failAll('the runtime is stopping');
     await this.#outbox.drained();
+    // Spans still in this thread's batch leave before the thread ends.
+    await this.#tracing?.shutdown().catch(() => {});
     queueMicrotask(() => this.#onShutdown?.());
   }
 

@@ -16,6 +16,7 @@
  *   McpGateway change ──session.mcp_status──► every host
  */
 import type { PolicySource } from '../../src/policy/policy-source.ts';
+import type { TracingSettings } from '../../src/telemetry/tracing.ts';
 import type * as Comlink from 'comlink';
 import type { Config } from '../../config/schema.ts';
 import { PendingAsks } from '../../src/actor-system/ask.ts';
@@ -112,6 +113,11 @@ export class Supervisor {
   setPolicies(source: PolicySource): void {
     this.#workers.policies = source;
     for (const slot of this.#workers.slots()) this.#post(slot, { type: 'session.policies', source });
+  }
+
+  /** OpenTelemetry settings every host builds its own exporter from (before start()). */
+  setTracing(settings: TracingSettings): void {
+    this.#workers.tracing = settings;
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {

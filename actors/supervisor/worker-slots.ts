@@ -9,6 +9,7 @@
  *   host ──supervisor.ready──► markReady(n)          the task rejects (thread died) ──► died(n)
  */
 import type { PolicySource } from '../../src/policy/policy-source.ts';
+import type { TracingSettings } from '../../src/telemetry/tracing.ts';
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -58,6 +59,8 @@ export class WorkerSlots {
   respawnStopped = false;
   /** the policy directory's text every host compiles; a respawned host gets the current one */
   policies: PolicySource | undefined;
+  /** OTEL_* settings: each host exports its own spans */
+  tracing: TracingSettings | undefined;
 
   constructor(config: Config, audit: Comlink.Remote<AuditApi>, log: Logger, events: SlotEvents) {
     this.#config = config;
@@ -199,6 +202,7 @@ export class WorkerSlots {
         auditPort: toAudit.port1,
         config: this.#config,
         ...(this.policies ? { policies: this.policies } : {}),
+        ...(this.tracing ? { tracing: this.tracing } : {}),
       };
       this.#pool!.run(task, { transferList: [toHost.port2, toAudit.port1] }).then(
         () => this.#log.debug({ slot }, 'session host finished'),

@@ -20,6 +20,8 @@ import { type ApprovalGate, paramsHash } from './approval.ts';
 import type { Capability, CapabilityGraph, InvokeContext } from './capability-graph.ts';
 import { requiresApproval } from './policy.ts';
 import type { CedarPolicies, ToolRisk } from '../policy/cedar-policies.ts';
+import { type Context, type Span, SpanStatusCode, type Tracer, ROOT_CONTEXT, trace as otelTrace } from '@opentelemetry/api';
+import { traceIds } from '../telemetry/tracing.ts';
 import { redactSecrets } from './redact.ts';
 import { ActionRun } from './action-run.ts';
 import type { RunDeadlines } from './run-deadlines.ts';
@@ -58,6 +60,8 @@ export interface ExecutionScope {
   policies(): CedarPolicies | undefined;
   /** the session's iteration (the policies' context.iteration) */
   iteration(): number;
+  /** traces on (OTEL_*): the tracer and the session span's context, each action's parent */
+  trace?: { tracer: Tracer; parent: Context };
 }
 
 /** What an event records of the policy decision (metadata.policy; `policy replay` reads it back). */
@@ -68,9 +72,55 @@ interface PolicyRecord {
   iteration: number;
 }
 
-export async function executeAction(scope: ExecutionScope, action: Action): Promise<ActionResult> {
+/**
+ * Runs one action. With traces on, inside an `execute_tool {name}` span (a child of the
+ * session's span) whose trace and span ids go into the metadata of the action's events.
+ */
+export function executeAction(scope: ExecutionScope, action: Action): Promise<ActionResult> {
+  const trace = scope.trace;
+  if (trace === undefined) return runAction(scope, action, scope.chain, undefined);
+  const span = trace.tracer.startSpan(
+    `execute_tool ${action.name}`,
+    {
+      attributes: {
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.name': action.name,
+        'gen_ai.tool.call.id': action.id,
+      },
+    },
+    trace.parent,
+  );
+  const ids = traceIds(span);
+  const chain: AuditChain = ids
+    ? {
+        emit: (draft) => {
+          draft.metadata = { ...draft.metadata, ...ids };
+          scope.chain.emit(draft);
+        },
+      }
+    : scope.chain;
+  return runAction(scope, action, chain, span).then((result) => {
+    const capability = scope.graph.get(action.name);
+    if (capability) span.setAttribute('gen_ai.tool.type', capability.kind === 'mcp' ? 'extension' : 'function');
+    if (!result.success) {
+      span.setAttribute('error.type', result.error?.code ?? 'internal_error');
+      span.setStatus({ code: SpanStatusCode.ERROR, message: result.error?.message ?? '' });
+    }
+    span.end();
+    return result;
+  });
+}
+
+/** What the execution path needs of a session's hash chain. */
+type AuditChain = Pick<SessionChain, 'emit'>;
+
+async function runAction(
+  scope: ExecutionScope,
+  action: Action,
+  chain: AuditChain,
+  span: Span | undefined,
+): Promise<ActionResult> {
   const startedAt = performance.now();
-  const { chain } = scope;
   const capability = scope.graph.get(action.name);
   const auditedParams = redactSecrets(action.params);
   // Ways out before the run are module functions over one record, not closures made for every
@@ -144,14 +194,30 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
     };
     chain.emit(requested);
     scope.onApprovalRequested({ ...approval, params: auditedParams as Record<string, unknown> });
+    // The wait for a person, visible in the trace as a span of its own.
+    const waiting = span
+      ? scope.trace!.tracer.startSpan(
+          `await_approval ${action.name}`,
+          { attributes: { 'semibot.approval.params_hash': approval.params_hash } },
+          contextWithSpan(span),
+        )
+      : undefined;
     let decided: Awaited<typeof outcome>;
     try {
       decided = await outcome;
     } catch (err) {
       scope.onApprovalSettled();
+      waiting?.setStatus({ code: SpanStatusCode.ERROR }).end();
       return rejectAction(out, toWireError(err), capability);
     }
     scope.onApprovalSettled();
+    waiting
+      ?.setAttributes({
+        'semibot.approval.granted': decided.granted,
+        'semibot.approval.timed_out': decided.timed_out,
+        'semibot.approval.decided_by': decided.decided_by,
+      })
+      .end();
     approvalMeta = {
       decided_by: decided.decided_by,
       decided_at: decided.decided_at,
@@ -263,7 +329,7 @@ export async function executeAction(scope: ExecutionScope, action: Action): Prom
 }
 
 interface EarlyExit {
-  chain: SessionChain;
+  chain: AuditChain;
   action: Action;
   auditedParams: unknown;
   startedAt: number;
@@ -426,4 +492,8 @@ function decidePolicy(
   } catch (err) {
     return { decision: 'deny', policy_ids: [`(policy engine error: ${errorMessage(err)})`], risk, iteration };
   }
+}
+
+function contextWithSpan(span: Span): Context {
+  return otelTrace.setSpan(ROOT_CONTEXT, span);
 }

@@ -144,7 +144,11 @@ export function mcpEndpoint(app: FastifyInstance, deps: McpEndpointDeps): void {
           ...clientInfo(request.body),
         }),
         undefined,
-        { from: 'api', startedBy: principal.name },
+        {
+          from: 'api',
+          startedBy: principal.name,
+          ...(typeof request.headers.traceparent === 'string' ? { traceparent: request.headers.traceparent } : {}),
+        },
       );
     } catch (err) {
       perOrg.set(orgId, (perOrg.get(orgId) ?? 1) - 1);

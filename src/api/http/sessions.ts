@@ -85,7 +85,13 @@ export function sessionRoutes(app: FastifyInstance, deps: RouteDeps): void {
     const body = parseOrThrow(SessionRequestSchema, request.body, 'invalid_request', 'session request');
     assertOrg(principal, body.org_id);
     // An API request names MCP servers of the operator's catalogue only (issue 15).
-    const session = await runtime.createSession(body, undefined, { from: 'api', startedBy: principal.name });
+    const traceparent = request.headers.traceparent;
+    const session = await runtime.createSession(body, undefined, {
+      from: 'api',
+      startedBy: principal.name,
+      // An incoming W3C trace context parents the session's trace (ignored when malformed).
+      ...(typeof traceparent === 'string' ? { traceparent } : {}),
+    });
     if (body.planner.type !== 'external') {
       // Autonomous planners run in the background; the caller polls GET /v1/sessions/:id.
       deps

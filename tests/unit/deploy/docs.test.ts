@@ -72,7 +72,8 @@ describe('docs/', () => {
     const text = read('docs/deployment-guide.md');
     const named = new Set([...text.matchAll(/`\$?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{4,})`/g)].map((m) => m[1]!));
     for (const name of ['LOG_LEVEL', 'DATABASE_URL', 'AUDIT_SPOOL_MAX_BYTES']) expect(named).toContain(name);
-    const unknown = [...named].filter((n) => !(n in ENV_KEYS) && !notConfig.has(n));
+    // OTEL_*: the OpenTelemetry SDK's standard variables (traces), read as they are.
+    const unknown = [...named].filter((n) => !(n in ENV_KEYS) && !notConfig.has(n) && !n.startsWith('OTEL_'));
     expect(unknown).toEqual([]);
     for (const name of Object.keys(ENV_KEYS)) expect(text, name).toContain(`\`${name}\``);
   });
@@ -93,7 +94,7 @@ describe('docs/', () => {
     const keys = new Set([...leaves(config), ...Object.values(ENV_KEYS).flatMap(({ key }) => key.split('.'))]);
     const other = new Set<string>([
       ...AuditEventTypeSchema.options,
-      'audit_logger', 'mcp_client', 'mcp_tool_pins', 'capability_cache', 'mcp_servers', 'audit_events', 'semibot_schema_migrations', 'semibot_audit_writer',
+      'audit_logger', 'mcp_client', 'mcp_tool_pins', 'always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_traceidratio', 'parentbased_always_off', 'capability_cache', 'mcp_servers', 'audit_events', 'semibot_schema_migrations', 'semibot_audit_writer',
       'semibot_audit_reader', 'semibot_audit_retention', 'org_id', 'user_id', 'agent_id', 'session_id', 'action_id',
       'params_hash', 'event_type', 'api_key_env', 'prev_hash', 'decided_by', 'pg_dump', 'max_connections', 'event_id', 'next_cursor', 'started_by', 'first_bad',
       'http_request', 'execute_code', 'read_file', 'write_file', 'delete_file',

@@ -1,0 +1,179 @@
+/**
+ * Issue 21: OpenTelemetry traces, exported by the session workers to a local OTLP receiver.
+ * A session is an `invoke_agent` span parented on the caller's traceparent, each action an
+ * `execute_tool` child (refused ones included, with error.type), an approval wait a span of its
+ * own; the audit events carry the trace and span ids; a stopping runtime flushes; without OTEL_*
+ * nothing is traced.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuditEvent, createRuntime } from '../../../src/index.ts';
+import { type OtlpReceiver, startOtlpReceiver } from '../../helpers/otlp-receiver.ts';
+
+const TRACE = '0af7651916cd43dd8448eb211c80319c';
+const PARENT = 'b7ad6b7169203331';
+
+describe('issue-21: traces', () => {
+  let receiver: OtlpReceiver;
+  let dir: string;
+  let events: AuditEvent[] = [];
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    dir = await mkdtemp(path.join(tmpdir(), 'semibot-traces-'));
+    const runtime = createRuntime(
+      { audit: { storage_type: 'memory' }, runtime: { workers: 2, sandbox_dir: path.join(dir, 'sandbox') } },
+      {
+        env: {
+          ENVIRONMENT: 'test',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          OTEL_SERVICE_NAME: 'semibot-under-test',
+          OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
+        },
+      },
+    );
+    await runtime.start();
+    const session = await runtime.createSession(
+      {
+        org_id: 'acme',
+        user_id: 'u',
+        agent_id: 'tracer-agent',
+        session_id: 'traced',
+        agent: { name: 'Tracer' },
+        tools: ['echo', 'write_file', 'delete_file'],
+      },
+      undefined,
+      { traceparent: `00-${TRACE}-${PARENT}-01` },
+    );
+    await session.execute({ name: 'echo', params: { message: 'traced' } });
+    await session.execute({ name: 'no_such_tool', params: {} });
+    await session.execute({ name: 'write_file', params: { path: 'a.txt', content: 'x' } });
+    runtime.onApprovalRequested(
+      ({ approval }) => void session.approve(approval.action_id, true, { decided_by: 'alice' }),
+    );
+    await session.execute({ name: 'delete_file', params: { path: 'a.txt' } });
+    await session.end();
+    events = (await runtime.audit.query({ org_id: 'acme', session_id: 'traced', limit: 1000 })).sort(
+      (a, b) => a.seq - b.seq,
+    );
+    // stop() flushes every worker's batch before the threads end.
+    await runtime.stop();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const span = (name: string) => {
+    const found = receiver.spans.filter((s) => s.name === name);
+    expect(found, `span ${name}`).toHaveLength(1);
+    return found[0]!;
+  };
+
+  it('exports the session as invoke_agent, a child of the caller’s traceparent, on the GenAI conventions', () => {
+    const session = span('invoke_agent Tracer');
+    expect(session.traceId).toBe(TRACE);
+    expect(session.parentSpanId).toBe(PARENT);
+    expect(session.attributes).toMatchObject({
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.agent.id': 'tracer-agent',
+      'gen_ai.agent.name': 'Tracer',
+      'gen_ai.conversation.id': 'traced',
+    });
+    expect(session.resource).toMatchObject({
+      'service.name': 'semibot-under-test',
+      'deployment.environment': 'test',
+    });
+  });
+
+  it('exports each action as an execute_tool child, refused ones included with error.type', () => {
+    const session = span('invoke_agent Tracer');
+    const echo = span('execute_tool echo');
+    expect(echo.parentSpanId).toBe(session.spanId);
+    expect(echo.traceId).toBe(TRACE);
+    expect(echo.attributes).toMatchObject({
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'echo',
+      'gen_ai.tool.type': 'function',
+    });
+    expect(echo.status.code ?? 0).not.toBe(2);
+    const refused = span('execute_tool no_such_tool');
+    expect(refused.attributes['error.type']).toBe('capability_not_found');
+    expect(refused.status.code).toBe(2);
+  });
+
+  it('shows the wait for a person as its own span under the action', () => {
+    const action = span('execute_tool delete_file');
+    const wait = span('await_approval delete_file');
+    expect(wait.parentSpanId).toBe(action.spanId);
+    expect(wait.attributes).toMatchObject({
+      'semibot.approval.granted': true,
+      'semibot.approval.decided_by': 'alice',
+    });
+  });
+
+  it('puts trace and span ids into the audit events', () => {
+    const completed = events.find((e) => e.event_type === 'action_completed' && e.action_name === 'echo');
+    expect(completed?.metadata).toMatchObject({ trace_id: TRACE, span_id: span('execute_tool echo').spanId });
+    const started = events.find((e) => e.event_type === 'session_started');
+    expect(started?.metadata).toMatchObject({ trace_id: TRACE, span_id: span('invoke_agent Tracer').spanId });
+  });
+});
+
+describe('issue-21: traces off, protobuf, bad settings', () => {
+  it('traces nothing without OTEL_* and adds no ids to the trail', async () => {
+    const runtime = createRuntime(
+      { audit: { storage_type: 'memory' }, runtime: { workers: 1 } },
+      { env: { ENVIRONMENT: 'test' } },
+    );
+    await runtime.start();
+    const s = await runtime.createSession(
+      { org_id: 'acme', user_id: 'u', agent_id: 'a', session_id: 'plain', tools: ['echo'] },
+      undefined,
+      {
+        traceparent: `00-${TRACE}-${PARENT}-01`,
+      },
+    );
+    await s.execute({ name: 'echo', params: { message: 'x' } });
+    const events = await runtime.audit.query({ org_id: 'acme', session_id: 'plain' });
+    await runtime.stop();
+    expect(events.some((e) => 'trace_id' in e.metadata)).toBe(false);
+  });
+
+  it('exports http/protobuf as well', async () => {
+    const receiver = await startOtlpReceiver();
+    const runtime = createRuntime(
+      { audit: { storage_type: 'memory' }, runtime: { workers: 1 } },
+      { env: { ENVIRONMENT: 'test', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces` } },
+    );
+    await runtime.start();
+    const s = await runtime.createSession({ org_id: 'acme', user_id: 'u', agent_id: 'a', tools: ['echo'] });
+    await s.execute({ name: 'echo', params: { message: 'x' } });
+    await runtime.stop();
+    await receiver.close();
+    expect(receiver.requests).toContain('application/x-protobuf');
+  });
+
+  it('refuses to start on settings it cannot honour, naming the variable', async () => {
+    for (const [env, message] of [
+      [
+        { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+        /OTEL_EXPORTER_OTLP_PROTOCOL=grpc/,
+      ],
+      [{ OTEL_TRACES_EXPORTER: 'zipkin' }, /OTEL_TRACES_EXPORTER=zipkin/],
+      [
+        { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_SAMPLER: 'sometimes' },
+        /OTEL_TRACES_SAMPLER=sometimes/,
+      ],
+    ] as const) {
+      const runtime = createRuntime(
+        { audit: { storage_type: 'memory' }, runtime: { workers: 1 } },
+        { env: { ENVIRONMENT: 'test', ...env } },
+      );
+      await expect(runtime.start()).rejects.toThrow(message);
+    }
+  });
+});
