@@ -14,7 +14,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRuntime, type Runtime } from '../src/index.ts';
-import { round, summarize } from './stats.ts';
+import { alternatingLoad } from './session-load.ts';
+import { round } from './stats.ts';
 
 export const description =
   'Cedar policies (20-policy set) vs no policies: throughput and latency at many sessions';
@@ -74,45 +75,18 @@ export async function run(options: Record<string, string>): Promise<Record<strin
       );
       await runtimes[mode].start();
     }
-    const open = (mode: Mode) =>
-      Promise.all(
-        Array.from({ length: sessions }, () => runtimes[mode].createSession({ ...IDS, tools: [tool] })),
-      );
-    const sessionsOf = { without: await open('without'), with: await open('with') };
-    const params = (si: number, i: number) =>
-      tool === 'echo' ? { message: `${si}-${i}` } : { path: `f${si}-${i % 8}.txt`, content: `${si}-${i}` };
-
-    const perMode: Record<Mode, { rates: number[]; latencies: number[] }> = {
-      without: { rates: [], latencies: [] },
-      with: { rates: [], latencies: [] },
-    };
-    for (let r = 0; r < rounds; r++) {
-      for (const mode of r % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const)) {
-        await runtimes[mode].audit.flush();
-        const t0 = performance.now();
-        await Promise.all(
-          sessionsOf[mode].map(async (s, si) => {
-            for (let i = 0; i < actionsPerSession; i++) {
-              const a0 = performance.now();
-              const result = await s.execute({ name: tool, params: params(si, i) });
-              perMode[mode].latencies.push(performance.now() - a0);
-              if (!result.success) throw new Error(`action failed: ${JSON.stringify(result.error)}`);
-            }
-          }),
-        );
-        perMode[mode].rates.push(
-          Math.round((sessions * actionsPerSession) / ((performance.now() - t0) / 1000)),
-        );
-      }
-    }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const summary = (mode: Mode) => ({
-      rounds_actions_per_s: perMode[mode].rates,
-      median_actions_per_s: median(perMode[mode].rates),
-      latency: summarize(perMode[mode].latencies),
+    const results = await alternatingLoad({
+      runtimes,
+      request: { ...IDS, tools: [tool] },
+      sessions,
+      actions: actionsPerSession,
+      rounds,
+      tool,
+      params: (si, i) =>
+        tool === 'echo' ? { message: `${si}-${i}` } : { path: `f${si}-${i % 8}.txt`, content: `${si}-${i}` },
     });
-    const without = summary('without');
-    const withPolicies = summary('with');
+    const without = results.without;
+    const withPolicies = results.with;
     const ratio = withPolicies.median_actions_per_s / without.median_actions_per_s;
     return {
       tool,

@@ -39,7 +39,7 @@ import { ApprovalDecisionSchema, PlannerSchema, SessionRequestSchema } from './c
 import { RuntimeError, errorMessage } from './errors.ts';
 import { CedarPolicies } from './policy/cedar-policies.ts';
 import { readPolicyDir } from './policy/policy-source.ts';
-import { tracingSettings, validTraceparent } from './telemetry/tracing.ts';
+import { Tracing, type TracingSettings, tracingSettings, validTraceparent } from './telemetry/tracing.ts';
 import { resolvePolicy } from './execution/policy.ts';
 import { createLogger, type Logger } from './log.ts';
 import { resolveMcpServers } from './capabilities/mcp/catalogue.ts';
@@ -92,6 +92,8 @@ export class Runtime {
   #mcp: McpGateway | undefined;
   /** pinned MCP tool definitions (issue 20) */
   #pins: PinGuard | undefined;
+  /** traces on: the main thread's span exporter (MCP client spans) */
+  #tracing: Tracing | undefined;
   /** agents' MCP tool lists, in process or in Redis (issue 7) */
   #capabilityCache: AgentCapabilityCache | undefined;
   /** cluster mode only (issue 6): routing to other nodes over NATS */
@@ -110,6 +112,13 @@ export class Runtime {
 
   async start(): Promise<void> {
     assertAgentTools(this.config);
+    // OTEL_* settings it cannot honour stop the start before any thread exists.
+    let tracing: TracingSettings | undefined;
+    try {
+      tracing = tracingSettings(this.#env);
+    } catch (err) {
+      throw new ConfigError(errorMessage(err));
+    }
     if (this.#state !== 'new') throw new RuntimeError('invalid_request', `start() called on a ${this.#state} runtime`);
     this.#state = 'starting';
     const entry = workerEntry('audit');
@@ -161,18 +170,13 @@ export class Runtime {
       (tool) => void this.#recordWithheldTool(tool),
       (err) => this.log.warn({ err }, 'the MCP tool pins could not be read or written'),
     );
-    this.#mcp = new McpGateway(this.config, this.log, this.#pins);
+    // Traces (OTEL_*): the main thread's own exporter, for the gateway's MCP client spans.
+    this.#tracing = tracing ? new Tracing(tracing) : undefined;
+    this.#mcp = new McpGateway(this.config, this.log, this.#pins, this.#tracing);
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
-    // Traces (OTEL_* of the boot environment): every session worker exports its own spans.
-    try {
-      const tracing = tracingSettings(this.#env);
-      if (tracing) this.#supervisor.setTracing(tracing);
-    } catch (err) {
-      this.#state = 'running';
-      await this.stop({ drainTimeoutMs: 0 });
-      throw new ConfigError(errorMessage(err));
-    }
+    // Every session worker exports its own spans, with the same settings.
+    if (tracing) this.#supervisor.setTracing(tracing);
     if (this.config.policy_dir !== undefined) {
       // Refused at start, naming file and line; the workers get the text that compiled here.
       let policies: CedarPolicies;
@@ -495,6 +499,7 @@ export class Runtime {
       await this.#cluster?.stop();
       await this.#mcp?.close();
       await this.#pins?.close().catch(() => {});
+      await this.#tracing?.shutdown().catch(() => {});
       await this.#capabilityCache?.close();
       await this.#audit?.close();
     } finally {

@@ -194,7 +194,18 @@ export class McpConnection {
   }
 
   /** Calls a tool once, or several times when it is safe to repeat; never throws. */
-  async call(tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<McpCallOutcome> {
+  /** the transport's MCP session id (Streamable HTTP servers that keep sessions), for traces */
+  get sessionId(): string | undefined {
+    return (this.#client?.transport as { sessionId?: string } | undefined)?.sessionId;
+  }
+
+  /** `requestMeta` goes to the server as the request's params._meta (the trace context). */
+  async call(
+    tool: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+    requestMeta?: Record<string, string>,
+  ): Promise<McpCallOutcome> {
     const startedAt = performance.now();
     const safe = this.#safeTools.has(tool) || this.#retryTools.has(tool);
     const meta = (attempts: number) => ({
@@ -207,7 +218,7 @@ export class McpConnection {
       try {
         // A first attempt fails fast while disconnected; a retry waits for the reconnect.
         const client = await this.#readyClient(attempt > 1, signal);
-        const result = await client.callTool({ name: tool, arguments: args }, undefined, {
+        const result = await client.callTool({ name: tool, arguments: args, ...(requestMeta ? { _meta: requestMeta } : {}) }, undefined, {
           timeout: this.#opts.callTimeoutMs,
           signal,
         });

@@ -20,6 +20,8 @@ import type { Logger } from '../../src/log.ts';
 import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
 import { McpConnection } from './connection.ts';
 import type { PinGuard } from '../../src/capabilities/mcp/tool-pins.ts';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { Tracing } from '../../src/telemetry/tracing.ts';
 import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
 import type { McpGatewayMessage } from './messages.ts';
 import type { ComponentHealth } from '../../src/health.ts';
@@ -50,10 +52,13 @@ export class McpGateway {
   readonly #listeners = new Set<(snapshot: McpServerSnapshot) => void>();
   #closed = false;
   readonly #pins: PinGuard | undefined;
+  /** traces on: `tools/call {tool}` client spans, their context sent to the server in params._meta */
+  readonly #tracing: Tracing | undefined;
   readonly #pinRecheck: NodeJS.Timeout | undefined;
 
-  constructor(config: Config, log: Logger, pins?: PinGuard) {
+  constructor(config: Config, log: Logger, pins?: PinGuard, tracing?: Tracing) {
     this.#config = config;
+    this.#tracing = tracing;
     this.#log = log.child({ actor: 'mcp-gateway' });
     this.#pins = pins;
     if (pins) {
@@ -163,9 +168,37 @@ export class McpGateway {
     const id = `${host}:${m.call}`;
     const controller = new AbortController();
     this.#calls.set(id, controller);
+    const span =
+      this.#tracing && m.traceparent
+        ? this.#tracing.tracer.startSpan(
+            `tools/call ${m.tool}`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: {
+                'mcp.method.name': 'tools/call',
+                'gen_ai.operation.name': 'execute_tool',
+                'gen_ai.tool.name': m.tool,
+                'semibot.mcp.server_id': entry.connection.server.id,
+                ...(entry.connection.sessionId ? { 'mcp.session.id': entry.connection.sessionId } : {}),
+              },
+            },
+            Tracing.extract(m.traceparent),
+          )
+        : undefined;
     try {
-      return await entry.connection.call(m.tool, m.args, controller.signal);
+      const outcome = await entry.connection.call(
+        m.tool,
+        m.args,
+        controller.signal,
+        span ? { traceparent: Tracing.traceparent(span) } : undefined,
+      );
+      if (span && !outcome.ok) {
+        span.setAttribute('error.type', outcome.error.code);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.message });
+      }
+      return outcome;
     } finally {
+      span?.end();
       this.#calls.delete(id);
     }
   }

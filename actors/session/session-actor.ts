@@ -210,6 +210,7 @@ export class SessionActor {
           capabilities: this.#graph.summary(),
           history: this.#history,
           signal: this.#abort.signal,
+          ...(this.#scope.trace ? { trace: this.#scope.trace } : {}),
         });
         if (isTerminal(this.#state)) break;
         if (step === null) {

@@ -19,6 +19,8 @@ export interface InvokeContext extends ToolContext {
   org_id: string;
   /** the action being run (MCP capabilities name it in their own audit events) */
   action_id?: string;
+  /** traces on: the action's span as a W3C traceparent (MCP calls carry it to the server) */
+  traceparent?: string;
   /** appends an event to the session's hash chain (MCP call events) */
   audit?: (draft: AuditEventDraft) => void;
   /**

@@ -21,7 +21,7 @@ import type { Capability, CapabilityGraph, InvokeContext } from './capability-gr
 import { requiresApproval } from './policy.ts';
 import type { CedarPolicies, ToolRisk } from '../policy/cedar-policies.ts';
 import { type Context, type Span, SpanStatusCode, type Tracer, ROOT_CONTEXT, trace as otelTrace } from '@opentelemetry/api';
-import { traceIds } from '../telemetry/tracing.ts';
+import { Tracing, traceIds } from '../telemetry/tracing.ts';
 import { redactSecrets } from './redact.ts';
 import { ActionRun } from './action-run.ts';
 import type { RunDeadlines } from './run-deadlines.ts';
@@ -284,7 +284,7 @@ async function runAction(
   try {
     const pending = scope.invokeContext();
     const base = pending instanceof Promise ? await pending : pending;
-    const invokeContext = new ActionContext(base, run, action.id);
+    const invokeContext = new ActionContext(base, run, action.id, span);
     value = await run.race(capability.invoke(action.params, invokeContext));
   } catch (err) {
     failure = toWireError(err, capability.kind === 'skill' ? 'skill_error' : 'tool_error');
@@ -433,9 +433,16 @@ class ActionContext implements InvokeContext {
   readonly sandboxMaxBytes: number;
   readonly audit: InvokeBase['audit'];
   readonly action_id: string;
+  readonly #span: Span | undefined;
   readonly #run: ActionRun;
 
-  constructor(base: InvokeBase, run: ActionRun, actionId: string) {
+  /** the action's span as a traceparent, made only when a tool asks (MCP calls) */
+  get traceparent(): string | undefined {
+    return this.#span ? Tracing.traceparent(this.#span) : undefined;
+  }
+
+  constructor(base: InvokeBase, run: ActionRun, actionId: string, span: Span | undefined) {
+    this.#span = span;
     this.sandboxDir = base.sandboxDir;
     this.session_id = base.session_id;
     this.org_id = base.org_id;

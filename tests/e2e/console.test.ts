@@ -9,6 +9,7 @@ import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, type Harness, startHarness } from '../unit/api/api-harness.ts';
+import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -22,10 +23,17 @@ const TOKENS = {
 // developer machine without chromium skips it.
 describe.runIf(CHROMIUM !== undefined || process.env.CI === 'true')('the console in a browser', () => {
   let h: Harness;
+  let receiver: OtlpReceiver;
   let base: string;
   let browser: Browser;
   beforeAll(async () => {
-    h = await startHarness({ api_tokens: TOKENS });
+    // Traces on (to a local receiver), so the timeline shows the session's trace id.
+    receiver = await startOtlpReceiver();
+    h = await startHarness(
+      { api_tokens: TOKENS },
+      {},
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+    );
     await h.api.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(h.api.server.address() as { port: number }).port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -33,6 +41,7 @@ describe.runIf(CHROMIUM !== undefined || process.env.CI === 'true')('the console
   afterAll(async () => {
     await browser?.close();
     await h?.close();
+    await receiver?.close();
   });
 
   const call = apiCaller(() => h.api);
@@ -78,6 +87,7 @@ describe.runIf(CHROMIUM !== undefined || process.env.CI === 'true')('the console
     await page.getByRole('button', { name: 'console-demo' }).click();
     await page.getByText('decided by alice').first().waitFor();
     await page.locator('.badge.verified').waitFor();
+    expect(await page.getByTestId('trace-id').textContent()).toMatch(/^[0-9a-f]{32}$/);
     const before = await page.locator('tbody tr').count();
     // A new action appears without a reload (the event stream).
     await call('tok-runner', 'POST', '/v1/sessions/console-demo/actions', [

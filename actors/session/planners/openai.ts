@@ -11,6 +11,7 @@
  * is only ever put in the Authorization header. max_iterations is enforced by the session
  * actor (each step is one iteration), so a model that never stops ends max_iterations_reached.
  */
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ActionResult, CapabilitySummary, PlannerSpec } from '../../../src/contracts.ts';
@@ -44,6 +45,12 @@ const ChatCompletionSchema = z.object({
       }),
     )
     .min(1),
+  /** reported in the `chat` span (traces on) */
+  model: z.string().optional(),
+  usage: z
+    .object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() })
+    .nullable()
+    .optional(),
 });
 
 type ChatMessage =
@@ -126,6 +133,42 @@ export function openaiPlanner(
     }
   }
 
+  /** One completion; with traces on, inside a `chat {model}` span (GenAI conventions, token usage). */
+  async function tracedCompletion(input: PlannerInput): Promise<z.infer<typeof ChatCompletionSchema>> {
+    if (input.trace === undefined) return complete(input);
+    const span = input.trace.tracer.startSpan(
+      `chat ${spec.model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': spec.model,
+          'server.address': new URL(url).hostname,
+        },
+      },
+      input.trace.parent,
+    );
+    try {
+      const answer = await complete(input);
+      if (answer.model) span.setAttribute('gen_ai.response.model', answer.model);
+      if (answer.usage?.prompt_tokens !== undefined)
+        span.setAttribute('gen_ai.usage.input_tokens', answer.usage.prompt_tokens);
+      if (answer.usage?.completion_tokens !== undefined)
+        span.setAttribute('gen_ai.usage.output_tokens', answer.usage.completion_tokens);
+      return answer;
+    } catch (err) {
+      span.setAttribute('error.type', err instanceof RuntimeError ? err.code : 'planner_error');
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: err instanceof Error ? err.message : String(err),
+      });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
   return {
     type: 'openai',
     autonomous: true,
@@ -151,7 +194,7 @@ export function openaiPlanner(
 
       // 2. Ask; tool calls become the next step, an answer without tool calls ends the plan.
       for (let unusable = 0; unusable < MAX_UNUSABLE_ANSWERS; unusable++) {
-        const reply = (await complete(input)).choices[0]!.message;
+        const reply = (await tracedCompletion(input)).choices[0]!.message;
         const calls = reply.tool_calls ?? [];
         messages.push({
           role: 'assistant',

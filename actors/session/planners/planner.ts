@@ -3,6 +3,7 @@
  * happened so far. `null` means the plan is done. The external planner has no steps of its
  * own: its caller submits each batch through execute().
  */
+import type { Context, Tracer } from '@opentelemetry/api';
 import type { Action, ActionResult, SessionContext } from '../../../src/contracts.ts';
 import type { CapabilitySummary } from '../../../src/contracts.ts';
 
@@ -12,6 +13,8 @@ export interface PlannerInput {
   /** results of every step so far, oldest first */
   history: ActionResult[][];
   signal: AbortSignal;
+  /** traces on: the tracer and the session span's context (the openai planner's `chat` spans) */
+  trace?: { tracer: Tracer; parent: Context };
 }
 
 export interface Planner {

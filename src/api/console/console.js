@@ -111,7 +111,7 @@ function Sessions({ tick, open }) {
 
 function EventRows({ events }) {
   return html`<table>
-    <thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Action</th><th scope="col">Outcome</th><th scope="col">Decided by</th></tr></thead>
+    <thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Action</th><th scope="col">Outcome</th><th scope="col">Decided by</th><th scope="col">Span</th></tr></thead>
     <tbody>
       ${events.map(
         (e) => html`<tr>
@@ -120,6 +120,7 @@ function EventRows({ events }) {
           <td>${e.action_name ?? ''}</td>
           <td>${e.success === true ? 'success' : e.success === false ? (e.error_message ?? 'failed') : ''}</td>
           <td>${e.metadata?.decided_by ? `decided by ${e.metadata.decided_by}` : ''}</td>
+          <td class="span-id">${e.metadata?.span_id ?? ''}</td>
         </tr>`,
       )}
     </tbody>
@@ -145,9 +146,18 @@ function Timeline({ id, tick, back }) {
         ? html`<span class=${`badge ${verdict.valid ? 'verified' : 'broken'}`} role="status">${verdict.valid ? 'verified' : 'broken'}</span>`
         : ''
     }</h2>
+    ${traceOf(events)}
     <p class="error" role="alert">${error}</p>
     <${EventRows} events=${events} />
   </section>`;
+}
+
+/** A traced session's trace id (OTEL_*), to look the session up in a trace viewer. */
+function traceOf(events) {
+  const started = events.find((e) => e.event_type === 'session_started' && e.metadata?.trace_id);
+  return started
+    ? html`<p class="trace">Trace <code data-testid="trace-id">${started.metadata.trace_id}</code> (search it in your trace viewer)</p>`
+    : '';
 }
 
 function Approvals({ tick, refresh }) {

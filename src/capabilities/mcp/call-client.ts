@@ -32,7 +32,7 @@ export class McpCallClient {
     session: SessionKey,
     tool: string,
     args: Record<string, unknown>,
-    cancel: Pick<InvokeContext, 'signal' | 'onCancel'>,
+    cancel: Pick<InvokeContext, 'signal' | 'onCancel' | 'traceparent'>,
   ): Promise<McpCallOutcome> {
     const call = this.#next++;
     return new Promise<McpCallOutcome>((resolve, reject) => {
@@ -57,7 +57,8 @@ export class McpCallClient {
       // An action that had already ended is not sent at all.
       if (!this.#pending.has(call)) return;
       sent = true;
-      this.#send({ type: 'mcp.call', call, key, session, tool, args });
+      const traceparent = cancel.traceparent;
+      this.#send({ type: 'mcp.call', call, key, session, tool, args, ...(traceparent ? { traceparent } : {}) });
     });
   }
 

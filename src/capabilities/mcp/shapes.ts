@@ -62,6 +62,8 @@ export const McpCallSchema = z.object({
   session: SessionKeySchema,
   tool: z.string(),
   args: z.record(z.string(), z.unknown()),
+  /** traces on: the action's span, parent of the gateway's `tools/call` client span */
+  traceparent: z.string().optional(),
 });
 export type McpCall = z.infer<typeof McpCallSchema>;
 

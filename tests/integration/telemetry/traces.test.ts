@@ -11,6 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, createRuntime } from '../../../src/index.ts';
 import { type OtlpReceiver, startOtlpReceiver } from '../../helpers/otlp-receiver.ts';
+import { startHarness } from '../../unit/api/api-harness.ts';
+import { startOpenAiStub } from '../../fixtures/openai-stub.ts';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = 'b7ad6b7169203331';
@@ -120,6 +122,169 @@ describe('issue-21: traces', () => {
     expect(completed?.metadata).toMatchObject({ trace_id: TRACE, span_id: span('execute_tool echo').spanId });
     const started = events.find((e) => e.event_type === 'session_started');
     expect(started?.metadata).toMatchObject({ trace_id: TRACE, span_id: span('invoke_agent Tracer').spanId });
+  });
+});
+
+describe('issue-21: MCP client spans and propagation to the server', () => {
+  it('exports tools/call {tool} as a CLIENT child of the action, and sends its context in params._meta', async () => {
+    const receiver = await startOtlpReceiver();
+    const runtime = createRuntime(
+      {
+        audit: { storage_type: 'memory' },
+        runtime: { workers: 1 },
+        mcp: {
+          servers: [
+            {
+              id: 'srv',
+              transport: {
+                type: 'stdio',
+                command: process.execPath,
+                args: [path.resolve('tests/fixtures/mcp/test-server.mjs')],
+              },
+            },
+          ],
+        },
+      },
+      {
+        env: {
+          ENVIRONMENT: 'test',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        },
+      },
+    );
+    await runtime.start();
+    const s = await runtime.createSession({
+      org_id: 'acme',
+      user_id: 'u',
+      agent_id: 'a',
+      mcp_servers: ['srv'],
+    });
+    const result = await s.execute({ name: 'mcp__srv__echo_meta', params: {} });
+    const failed = await s.execute({ name: 'mcp__srv__fail', params: { message: 'no' } });
+    await runtime.stop();
+    await receiver.close();
+    expect(result.success).toBe(true);
+    expect(failed.success).toBe(false);
+    const byName = (name: string) => receiver.spans.find((x) => x.name === name)!;
+    const action = byName('execute_tool mcp__srv__echo_meta');
+    const client = byName('tools/call echo_meta');
+    expect(action.attributes['gen_ai.tool.type']).toBe('extension');
+    expect(client.kind).toBe(3); // SPAN_KIND_CLIENT
+    expect(client.parentSpanId).toBe(action.spanId);
+    expect(client.attributes).toMatchObject({
+      'mcp.method.name': 'tools/call',
+      'gen_ai.tool.name': 'echo_meta',
+    });
+    const meta = (result.result as { structuredContent: { meta: { traceparent: string } } }).structuredContent
+      .meta;
+    expect(meta.traceparent).toBe(`00-${client.traceId}-${client.spanId}-01`);
+    expect(byName('tools/call fail').attributes['error.type']).toBe('mcp_call_failed');
+  });
+});
+
+describe('issue-21: an incoming traceparent on the HTTP API and the MCP endpoint', () => {
+  it('parents the session span on the caller’s trace', async () => {
+    const receiver = await startOtlpReceiver();
+    const h = await startHarness(
+      { api_tokens: { tok: 'acme' } },
+      { agents: [{ id: 'mcp-agent', tools: ['echo'], policy: { max_iterations: 10 } }] },
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+    );
+    const httpParent = '1111111111111111';
+    const mcpParent = '2222222222222222';
+    const created = await h.api.inject({
+      method: 'POST',
+      url: '/v1/sessions',
+      headers: {
+        authorization: 'Bearer tok',
+        'content-type': 'application/json',
+        traceparent: `00-${TRACE}-${httpParent}-01`,
+      },
+      payload: JSON.stringify({ org_id: 'acme', user_id: 'u', agent_id: 'http-agent', tools: ['echo'] }),
+    });
+    expect(created.statusCode).toBe(201);
+    const base = await h.api.listen({ port: 0, host: '127.0.0.1' });
+    const mcp = await fetch(`${base}/mcp/mcp-agent`, {
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer tok',
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        traceparent: `00-${TRACE}-${mcpParent}-01`,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
+    });
+    expect(mcp.status).toBe(200);
+    await mcp.body?.cancel();
+    // A malformed traceparent is ignored, never an error.
+    const odd = await h.api.inject({
+      method: 'POST',
+      url: '/v1/sessions',
+      headers: {
+        authorization: 'Bearer tok',
+        'content-type': 'application/json',
+        traceparent: '00-zz-\u202e-01',
+      },
+      payload: JSON.stringify({ org_id: 'acme', user_id: 'u', agent_id: 'odd-agent', tools: ['echo'] }),
+    });
+    expect(odd.statusCode).toBe(201);
+    await h.close();
+    await receiver.close();
+    const sessionSpan = (agent: string) => receiver.spans.find((x) => x.name === `invoke_agent ${agent}`)!;
+    expect(sessionSpan('http-agent')).toMatchObject({ traceId: TRACE, parentSpanId: httpParent });
+    expect(sessionSpan('mcp-agent')).toMatchObject({ traceId: TRACE, parentSpanId: mcpParent });
+    expect(sessionSpan('odd-agent').traceId).not.toBe(TRACE);
+  });
+});
+
+describe("issue-21: the openai planner's chat spans", () => {
+  it('exports chat {model} with token usage under the session, beside the tool calls it asked for', async () => {
+    const receiver = await startOtlpReceiver();
+    const stub = await startOpenAiStub({ apiKey: 'sk-test-1' });
+    const runtime = createRuntime(
+      { audit: { storage_type: 'memory' }, runtime: { workers: 1 } },
+      {
+        env: {
+          ENVIRONMENT: 'test',
+          STUB_API_KEY: 'sk-test-1',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        },
+      },
+    );
+    await runtime.start();
+    const s = await runtime.createSession({
+      org_id: 'acme',
+      user_id: 'u',
+      agent_id: 'llm',
+      tools: ['echo'],
+      task: 'hello',
+      planner: { type: 'openai', base_url: stub.url, model: 'echo-then-answer', api_key_env: 'STUB_API_KEY' },
+    });
+    expect((await s.run()).state).toBe('completed');
+    await runtime.stop();
+    await stub.close();
+    await receiver.close();
+    const session = receiver.spans.find((x) => x.name === 'invoke_agent llm')!;
+    const chats = receiver.spans.filter((x) => x.name === 'chat echo-then-answer');
+    expect(chats).toHaveLength(2);
+    for (const chat of chats) {
+      expect(chat.parentSpanId).toBe(session.spanId);
+      expect(chat.kind).toBe(3);
+      expect(chat.attributes).toMatchObject({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'echo-then-answer',
+        'gen_ai.usage.input_tokens': 42,
+        'gen_ai.usage.output_tokens': 7,
+      });
+    }
+    expect(receiver.spans.find((x) => x.name === 'execute_tool echo')?.parentSpanId).toBe(session.spanId);
   });
 });
 

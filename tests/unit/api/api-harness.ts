@@ -21,6 +21,8 @@ export interface Harness {
 export async function startHarness(
   server: NonNullable<ConfigInput['server']> = {},
   more: Omit<ConfigInput, 'server'> = {},
+  /** more of the runtime's boot environment (OTEL_* for traces) */
+  env: Record<string, string> = {},
 ): Promise<Harness> {
   const runtime = createRuntime(
     {
@@ -29,7 +31,7 @@ export async function startHarness(
       ...more,
       server: { api_tokens: TOKENS, ...server },
     },
-    { env: { ENVIRONMENT: 'test' } },
+    { env: { ENVIRONMENT: 'test', ...env } },
   );
   await runtime.start();
   const state = { draining: false };
