@@ -17,6 +17,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerConfig } from '../../src/contracts.ts';
@@ -42,6 +43,20 @@ export interface ConnectionOptions {
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+/**
+ * The trace context of the tools/call being sent (traces on), for the HTTP transport's fetch:
+ * it follows the call's async chain into the transport, which sends it as a `traceparent` header.
+ */
+const outgoingTrace = new AsyncLocalStorage<string>();
+
+const tracedFetch: typeof fetch = (input, init) => {
+  const traceparent = outgoingTrace.getStore();
+  if (traceparent === undefined) return fetch(input, init);
+  const headers = new Headers(init?.headers);
+  headers.set('traceparent', traceparent);
+  return fetch(input, { ...init, headers });
+};
 
 /** Reconnect delays double from reconnect_delay up to this (or reconnect_delay, if larger). */
 const MAX_RECONNECT_DELAY_MS = 30_000;
@@ -199,12 +214,27 @@ export class McpConnection {
     return (this.#client?.transport as { sessionId?: string } | undefined)?.sessionId;
   }
 
-  /** `requestMeta` goes to the server as the request's params._meta (the trace context). */
-  async call(
+  /**
+   * `requestMeta` goes to the server as the request's params._meta (the trace context); over
+   * Streamable HTTP its traceparent also goes in the request's headers.
+   */
+  call(
     tool: string,
     args: Record<string, unknown>,
     signal: AbortSignal,
     requestMeta?: Record<string, string>,
+  ): Promise<McpCallOutcome> {
+    const traceparent = requestMeta?.traceparent;
+    return traceparent === undefined
+      ? this.#call(tool, args, signal, requestMeta)
+      : outgoingTrace.run(traceparent, () => this.#call(tool, args, signal, requestMeta));
+  }
+
+  async #call(
+    tool: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+    requestMeta: Record<string, string> | undefined,
   ): Promise<McpCallOutcome> {
     const startedAt = performance.now();
     const safe = this.#safeTools.has(tool) || this.#retryTools.has(tool);
@@ -218,10 +248,14 @@ export class McpConnection {
       try {
         // A first attempt fails fast while disconnected; a retry waits for the reconnect.
         const client = await this.#readyClient(attempt > 1, signal);
-        const result = await client.callTool({ name: tool, arguments: args, ...(requestMeta ? { _meta: requestMeta } : {}) }, undefined, {
-          timeout: this.#opts.callTimeoutMs,
-          signal,
-        });
+        const result = await client.callTool(
+          { name: tool, arguments: args, ...(requestMeta ? { _meta: requestMeta } : {}) },
+          undefined,
+          {
+            timeout: this.#opts.callTimeoutMs,
+            signal,
+          },
+        );
         if (result.isError) {
           return {
             ok: false,
@@ -399,7 +433,7 @@ export class McpConnection {
 
   #transport() {
     const t = this.server.transport;
-    if (t.type === 'http') return new StreamableHTTPClientTransport(new URL(t.url));
+    if (t.type === 'http') return new StreamableHTTPClientTransport(new URL(t.url), { fetch: tracedFetch });
     const transport = new StdioClientTransport({
       command: t.command,
       args: t.args ?? [],

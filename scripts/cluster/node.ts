@@ -16,7 +16,7 @@ import type { ActionInput, AuditQuery, SessionRequest } from '../../src/index.ts
 
 /** `org_id` names the org of `session_id` when several orgs have a session of that id */
 type Command =
-  | { id: number; op: 'create'; request: SessionRequest }
+  | { id: number; op: 'create'; request: SessionRequest; traceparent?: string }
   | { id: number; op: 'execute'; session_id: string; org_id?: string; actions: ActionInput[] }
   | { id: number; op: 'approve'; session_id: string; org_id?: string; action_id: string; granted: boolean }
   | { id: number; op: 'status' | 'cancel' | 'end' | 'owner' | 'verify'; session_id: string; org_id?: string }
@@ -37,7 +37,11 @@ runtime.onApprovalRequested((e) =>
 async function handle(cmd: Command): Promise<unknown> {
   switch (cmd.op) {
     case 'create': {
-      const s = await runtime.createSession(cmd.request);
+      const s = await runtime.createSession(
+        cmd.request,
+        undefined,
+        cmd.traceparent ? { traceparent: cmd.traceparent } : {},
+      );
       return { session_id: s.id, owner: cluster.ownerOf(s.id, s.orgId) ?? cluster.nodeId };
     }
     case 'execute':

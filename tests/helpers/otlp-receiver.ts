@@ -14,6 +14,9 @@ export interface ReceivedSpan {
   status: { code?: number; message?: string };
   attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
+  /** Unix time in nanoseconds, as strings (they overflow a double's integers) */
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
 }
 
 export interface OtlpReceiver {
@@ -66,6 +69,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
                 status: (s.status as ReceivedSpan['status']) ?? {},
                 attributes: attrs(s.attributes as KeyValue[]),
                 resource,
+                startTimeUnixNano: String(s.startTimeUnixNano),
+                endTimeUnixNano: String(s.endTimeUnixNano),
               });
             }
           }

@@ -1,4 +1,5 @@
 /** MCP test helpers: the fixture server's transport configs and audit lookups. */
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import type { McpServerConfig } from '../../../src/contracts.ts';
 import type { AuditEvent, Runtime } from '../../../src/index.ts';
@@ -36,4 +37,19 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error('waitFor: condition not met in time');
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Starts the fixture in Streamable HTTP mode; resolves with the process and its port once it listens. */
+export async function startHttpFixture(port = 0): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [FIXTURE_SERVER, '--http', String(port)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  for await (const chunk of child.stdout!) {
+    out += chunk;
+    const m = /listening (\d+)/.exec(out);
+    if (m) return { child, port: Number(m[1]) };
+  }
+  throw new Error('the HTTP fixture exited before listening');
 }

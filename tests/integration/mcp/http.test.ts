@@ -2,29 +2,20 @@
  * The Streamable HTTP transport against the SDK test server: calls, tool-list changes, and a
  * server that goes away and comes back on the same port.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDS, type TestRuntime, startTestRuntime } from '../../helpers/runtime.ts';
-import { FIXTURE_SERVER, eventsOf, waitFor } from './helpers.ts';
+import { eventsOf, startHttpFixture, waitFor } from './helpers.ts';
 
 let t: TestRuntime;
 const children: ChildProcess[] = [];
 
-/** Starts the fixture in HTTP mode and resolves with its port once it listens. */
+/** Starts the fixture in HTTP mode (killed after the file's tests). */
 async function startHttpServer(port = 0): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [FIXTURE_SERVER, '--http', String(port)], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  for await (const chunk of child.stdout!) {
-    out += chunk;
-    const m = /listening (\d+)/.exec(out);
-    if (m) return { child, port: Number(m[1]) };
-  }
-  throw new Error('the HTTP fixture exited before listening');
+  const started = await startHttpFixture(port);
+  children.push(started.child);
+  return started;
 }
 
 beforeAll(async () => {

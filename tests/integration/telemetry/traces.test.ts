@@ -5,14 +5,17 @@
  * own; the audit events carry the trace and span ids; a stopping runtime flushes; without OTEL_*
  * nothing is traced.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, createRuntime } from '../../../src/index.ts';
 import { type OtlpReceiver, startOtlpReceiver } from '../../helpers/otlp-receiver.ts';
 import { startHarness } from '../../unit/api/api-harness.ts';
+import { traceSvg } from '../../helpers/trace-svg.ts';
+import { runCli } from '../../helpers/cli.ts';
 import { startOpenAiStub } from '../../fixtures/openai-stub.ts';
+import { startHttpFixture } from '../mcp/helpers.ts';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = 'b7ad6b7169203331';
@@ -117,6 +120,16 @@ describe('issue-21: traces', () => {
     });
   });
 
+  it("renders the session's trace as the README's picture (docs/trace.svg)", async () => {
+    const svg = traceSvg(
+      receiver.spans.filter((s) => s.traceId === TRACE),
+      `trace ${TRACE}: session "traced" (echo, a refused action, write_file, delete_file approved by a person)`,
+    );
+    expect(svg).toContain('invoke_agent Tracer');
+    expect(svg).toContain('await_approval delete_file');
+    await writeFile(path.resolve('docs/trace.svg'), svg);
+  });
+
   it('puts trace and span ids into the audit events', () => {
     const completed = events.find((e) => e.event_type === 'action_completed' && e.action_name === 'echo');
     expect(completed?.metadata).toMatchObject({ trace_id: TRACE, span_id: span('execute_tool echo').spanId });
@@ -180,6 +193,52 @@ describe('issue-21: MCP client spans and propagation to the server', () => {
       .meta;
     expect(meta.traceparent).toBe(`00-${client.traceId}-${client.spanId}-01`);
     expect(byName('tools/call fail').attributes['error.type']).toBe('mcp_call_failed');
+  });
+});
+
+describe('issue-21: trace context to a Streamable HTTP MCP server', () => {
+  it('sends the client span as a traceparent header as well as in params._meta', async () => {
+    const receiver = await startOtlpReceiver();
+    const server = await startHttpFixture();
+    const runtime = createRuntime(
+      {
+        audit: { storage_type: 'memory' },
+        runtime: { workers: 1 },
+        mcp: {
+          servers: [{ id: 'web', transport: { type: 'http', url: `http://127.0.0.1:${server.port}/mcp` } }],
+        },
+      },
+      {
+        env: {
+          ENVIRONMENT: 'test',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        },
+      },
+    );
+    await runtime.start();
+    try {
+      const s = await runtime.createSession({
+        org_id: 'acme',
+        user_id: 'u',
+        agent_id: 'a',
+        mcp_servers: ['web'],
+      });
+      const result = await s.execute({ name: 'mcp__web__echo_meta', params: {} });
+      expect(result.success, JSON.stringify(result.error)).toBe(true);
+      await runtime.stop();
+      const sent = (
+        result.result as { structuredContent: { meta: { traceparent: string }; traceparent_header: string } }
+      ).structuredContent;
+      const client = receiver.spans.find((x) => x.name === 'tools/call echo_meta')!;
+      expect(sent.meta.traceparent).toBe(`00-${client.traceId}-${client.spanId}-01`);
+      expect(sent.traceparent_header).toBe(sent.meta.traceparent);
+      expect(client.attributes['mcp.session.id']).toMatch(/\S+/);
+    } finally {
+      await runtime.stop();
+      server.child.kill('SIGKILL');
+      await receiver.close();
+    }
   });
 });
 
@@ -285,6 +344,33 @@ describe("issue-21: the openai planner's chat spans", () => {
       });
     }
     expect(receiver.spans.find((x) => x.name === 'execute_tool echo')?.parentSpanId).toBe(session.spanId);
+  });
+});
+
+describe('issue-21: flush at exit', () => {
+  it('run FILE exports its spans before it exits, though the batch delay is a minute', async () => {
+    const receiver = await startOtlpReceiver();
+    const dir = await mkdtemp(path.join(tmpdir(), 'semibot-traces-cli-'));
+    const r = await runCli(['run', 'examples/hello.yaml'], {
+      AUDIT_LOG_DIR: path.join(dir, 'audit'),
+      SANDBOX_DIR: path.join(dir, 'sandbox'),
+      SKILLS_DIR: path.resolve('examples/skills'),
+      LOG_LEVEL: 'warn',
+      RUNTIME_WORKERS: '1',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
+    });
+    await receiver.close();
+    await rm(dir, { recursive: true, force: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(receiver.spans.map((x) => x.name)).toEqual(
+      expect.arrayContaining([
+        'invoke_agent Demo agent',
+        'execute_tool write_file',
+        'execute_tool word_count',
+      ]),
+    );
   });
 });
 
