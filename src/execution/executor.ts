@@ -20,7 +20,14 @@ import { type ApprovalGate, paramsHash } from './approval.ts';
 import type { Capability, CapabilityGraph, InvokeContext } from './capability-graph.ts';
 import { requiresApproval } from './policy.ts';
 import type { CedarPolicies, ToolRisk } from '../policy/cedar-policies.ts';
-import { type Context, type Span, SpanStatusCode, type Tracer, ROOT_CONTEXT, trace as otelTrace } from '@opentelemetry/api';
+import {
+  type Context,
+  type Span,
+  SpanStatusCode,
+  type Tracer,
+  ROOT_CONTEXT,
+  trace as otelTrace,
+} from '@opentelemetry/api';
 import { Tracing, traceIds } from '../telemetry/tracing.ts';
 import { redactSecrets } from './redact.ts';
 import { ActionRun } from './action-run.ts';
@@ -99,16 +106,25 @@ export function executeAction(scope: ExecutionScope, action: Action): Promise<Ac
         },
       }
     : scope.chain;
-  return runAction(scope, action, chain, span).then((result) => {
-    const capability = scope.graph.get(action.name);
-    if (capability) span.setAttribute('gen_ai.tool.type', capability.kind === 'mcp' ? 'extension' : 'function');
-    if (!result.success) {
-      span.setAttribute('error.type', result.error?.code ?? 'internal_error');
-      span.setStatus({ code: SpanStatusCode.ERROR, message: result.error?.message ?? '' });
-    }
-    span.end();
-    return result;
-  });
+  return runAction(scope, action, chain, span).then(
+    (result) => {
+      const capability = scope.graph.get(action.name);
+      if (capability)
+        span.setAttribute('gen_ai.tool.type', capability.kind === 'mcp' ? 'extension' : 'function');
+      if (!result.success) {
+        span.setAttribute('error.type', result.error?.code ?? 'internal_error');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: result.error?.message ?? '' });
+      }
+      span.end();
+      return result;
+    },
+    (err: unknown) => {
+      // Not expected (every way out is a result), but a span must never be left open.
+      span.setAttribute('error.type', toWireError(err).code);
+      span.setStatus({ code: SpanStatusCode.ERROR }).end();
+      throw err;
+    },
+  );
 }
 
 /** What the execution path needs of a session's hash chain. */
@@ -159,7 +175,10 @@ async function runAction(
   if (policies !== undefined) {
     policy = decidePolicy(policies, scope, action, capability, highRisk);
     if (policy.decision === 'deny') {
-      const ids = policy.policy_ids.length > 0 ? `forbidden by ${policy.policy_ids.join(', ')}` : 'no policy permits it';
+      const ids =
+        policy.policy_ids.length > 0
+          ? `forbidden by ${policy.policy_ids.join(', ')}`
+          : 'no policy permits it';
       const error = new RuntimeError('policy_denied', `${action.name}: ${ids}`);
       return rejectAction(out, error.toWire(), capability, policy);
     }
@@ -174,7 +193,11 @@ async function runAction(
     return rejectAction(out, error.toWire(), capability);
   }
   if (needsApproval) {
-    const { approval, outcome } = scope.approvals.request(action, scope.ctx.policy.approval_timeout_seconds, scope.signal);
+    const { approval, outcome } = scope.approvals.request(
+      action,
+      scope.ctx.policy.approval_timeout_seconds,
+      scope.signal,
+    );
     const requested = actionEvent(
       'approval_requested',
       'warning',
@@ -244,7 +267,10 @@ async function runAction(
     if (!decided.granted) {
       const error = decided.timed_out
         ? new RuntimeError('approval_timeout', decided.reason ?? undefined).toWire()
-        : new RuntimeError('approval_denied', decided.reason ? `denied: ${decided.reason}` : undefined).toWire();
+        : new RuntimeError(
+            'approval_denied',
+            decided.reason ? `denied: ${decided.reason}` : undefined,
+          ).toWire();
       return rejectAction(out, error, capability);
     }
     // The grant covers exactly these params; nothing can have changed them, but check anyway.
@@ -305,7 +331,14 @@ async function runAction(
     try {
       e.metadata = { result: auditedResult(value) };
       chain.emit(e);
-      return { action_id: action.id, name: action.name, success: true, result: value, duration_ms: duration, metadata };
+      return {
+        action_id: action.id,
+        name: action.name,
+        success: true,
+        result: value,
+        duration_ms: duration,
+        metadata,
+      };
     } catch (err) {
       // A result that cannot be recorded (a BigInt, a cycle) cannot be returned either: the
       // action fails, and its trail says why.
@@ -317,7 +350,13 @@ async function runAction(
       );
     }
   }
-  const e = actionEvent('action_failed', 'error', `action ${action.name} failed: ${failure.message}`, action, capability);
+  const e = actionEvent(
+    'action_failed',
+    'error',
+    `action ${action.name} failed: ${failure.message}`,
+    action,
+    capability,
+  );
   e.success = false;
   e.error_message = failure.message;
   e.duration_ms = duration;
@@ -325,7 +364,14 @@ async function runAction(
   e.approval_granted = needsApproval ? true : null;
   e.metadata = { error_code: failure.code };
   chain.emit(e);
-  return { action_id: action.id, name: action.name, success: false, error: failure, duration_ms: duration, metadata };
+  return {
+    action_id: action.id,
+    name: action.name,
+    success: false,
+    error: failure,
+    duration_ms: duration,
+    metadata,
+  };
 }
 
 interface EarlyExit {
@@ -335,10 +381,21 @@ interface EarlyExit {
   startedAt: number;
 }
 
-function rejectAction(x: EarlyExit, error: WireError, cap: Capability | undefined, policy?: PolicyRecord): ActionResult {
+function rejectAction(
+  x: EarlyExit,
+  error: WireError,
+  cap: Capability | undefined,
+  policy?: PolicyRecord,
+): ActionResult {
   const { action } = x;
   const elapsed = roundMs(performance.now() - x.startedAt);
-  const e = actionEvent('action_rejected', 'warning', `action ${action.name} rejected: ${error.message}`, action, cap);
+  const e = actionEvent(
+    'action_rejected',
+    'warning',
+    `action ${action.name} rejected: ${error.message}`,
+    action,
+    cap,
+  );
   e.action_params = x.auditedParams;
   e.success = false;
   e.error_message = error.message;
@@ -391,7 +448,10 @@ function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function resultMetadata(cap: Capability, approval: Record<string, unknown> | undefined): Record<string, unknown> {
+function resultMetadata(
+  cap: Capability,
+  approval: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   const meta: Record<string, unknown> = {
     capability_kind: cap.kind,
     capability_source: cap.source,

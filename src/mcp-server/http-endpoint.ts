@@ -69,7 +69,9 @@ export function mcpEndpoint(app: FastifyInstance, deps: McpEndpointDeps): void {
     const left = (perOrg.get(org) ?? 1) - 1;
     if (left > 0) perOrg.set(org, left);
     else perOrg.delete(org);
-    await entry.session.end(reason).catch(() => {});
+    // Not awaited: the session ends once its in-flight actions finish (a call waiting for a
+    // person could take until its approval timeout), and the DELETE is answered now.
+    void entry.session.end(reason).catch(() => {});
     await entry.transport.close().catch(() => {});
   };
 
@@ -147,7 +149,9 @@ export function mcpEndpoint(app: FastifyInstance, deps: McpEndpointDeps): void {
         {
           from: 'api',
           startedBy: principal.name,
-          ...(typeof request.headers.traceparent === 'string' ? { traceparent: request.headers.traceparent } : {}),
+          ...(typeof request.headers.traceparent === 'string'
+            ? { traceparent: request.headers.traceparent }
+            : {}),
         },
       );
     } catch (err) {
