@@ -20,6 +20,7 @@ import { McpGateway } from '../actors/mcp-gateway/gateway.ts';
 import type { AgentCapabilityCache } from './capabilities/cache/agent-capabilities.ts';
 import { createAgentCapabilityCache } from './capabilities/cache/index.ts';
 import type { AuditEvent, AuditEventDraft, AuditQuery } from './audit/events.ts';
+import type { ChainIdentity } from './audit/emit.ts';
 import type { VerifyResult } from './audit/hash-chain.ts';
 import type {
   Action,
@@ -280,26 +281,17 @@ export class Runtime {
       if (!(err instanceof RuntimeError) || err.code !== 'mcp_server_not_allowed') throw err;
       // Its own one-event trail: appended to a session id the caller chose, it could fork that
       // session's live chain.
-      await this.#auditApi()
-        .appendChained([
-          {
-            identity: {
-              org_id: parsed.org_id,
-              user_id: parsed.user_id,
-              agent_id: parsed.agent_id,
-              session_id: `refused-${randomUUID()}`,
-            },
-            draft: {
-              event_type: 'error',
-              severity: 'warning',
-              message: `session refused: ${err.message}`,
-              success: false,
-              error_message: err.message,
-              metadata: { error_code: err.code, requested_session_id: parsed.session_id ?? null, door: from },
-            },
-          },
-        ])
-        .catch(() => {});
+      await this.#appendOwnTrail(
+        {
+          event_type: 'error',
+          severity: 'warning',
+          message: `session refused: ${err.message}`,
+          success: false,
+          error_message: err.message,
+          metadata: { error_code: err.code, requested_session_id: parsed.session_id ?? null, door: from },
+        },
+        { org_id: parsed.org_id, user_id: parsed.user_id, agent_id: parsed.agent_id, session_id: `refused-${randomUUID()}` },
+      );
       throw err;
     }
   }
@@ -380,15 +372,20 @@ export class Runtime {
    * An event of the runtime itself (not of a session): its own one-event trail, in the
    * "_runtime" org, or in the org it concerns.
    */
-  async #appendRuntimeEvent(draft: AuditEventDraft, orgId = RUNTIME_ORG): Promise<void> {
+  #appendRuntimeEvent(draft: AuditEventDraft, orgId = RUNTIME_ORG): Promise<void> {
+    return this.#appendOwnTrail(draft, {
+      org_id: orgId,
+      user_id: 'operator',
+      agent_id: 'semibot-runtime',
+      session_id: `runtime-${randomUUID()}`,
+    });
+  }
+
+  /** One event in a trail of its own (never appended to a live session's chain). */
+  async #appendOwnTrail(draft: AuditEventDraft, identity: ChainIdentity): Promise<void> {
     await this.#auditApi()
-      .appendChained([
-        {
-          identity: { org_id: orgId, user_id: 'operator', agent_id: 'semibot-runtime', session_id: `runtime-${randomUUID()}` },
-          draft,
-        },
-      ])
-      .catch((err: unknown) => this.log.warn({ err }, 'could not audit a runtime event'));
+      .appendChained([{ identity, draft }])
+      .catch((err: unknown) => this.log.warn({ err }, 'could not audit an event'));
   }
 
   onApprovalRequested(listener: ApprovalListener): () => void {

@@ -12,23 +12,28 @@ import { RuntimeError } from '../errors.ts';
 export const DEFAULT_MCP_ORG = 'default';
 
 /**
- * The profile `agentId` names, if `orgId` may use it. A profile closed to the org is answered
- * exactly like a missing one, so a token learns nothing about other orgs' agents.
+ * The profile `agentId` names and the org its MCP session runs in: `orgId` (the token's, or
+ * `--org`), else (auth off) the profile's first org, else DEFAULT_MCP_ORG. A profile closed to
+ * that org is answered exactly like a missing one, so a token learns nothing about other orgs'
+ * agents.
  */
-export function agentProfile(config: Readonly<Config>, agentId: string, orgId: string): AgentProfile {
+export function resolveAgent(
+  config: Readonly<Config>,
+  agentId: string,
+  orgId: string | undefined,
+): { profile: AgentProfile; orgId: string } {
   const profile = config.agents.find((a) => a.id === agentId);
-  if (profile === undefined || (profile.orgs !== undefined && !profile.orgs.includes(orgId))) {
-    throw new RuntimeError('agent_not_found', `no agent profile ${JSON.stringify(agentId)} for org ${orgId}`);
+  const org = orgId ?? profile?.orgs?.[0] ?? DEFAULT_MCP_ORG;
+  if (profile === undefined || (profile.orgs !== undefined && !profile.orgs.includes(org))) {
+    throw new RuntimeError('agent_not_found', `no agent profile ${JSON.stringify(agentId)} for org ${org}`);
   }
-  return profile;
+  return { profile, orgId: org };
 }
 
-/** The org of an MCP session: the token's, or (auth off) the profile's first org, else DEFAULT_MCP_ORG. */
-export function mcpSessionOrg(tokenOrg: string | undefined, profile: AgentProfile | undefined): string {
-  return tokenOrg ?? profile?.orgs?.[0] ?? DEFAULT_MCP_ORG;
-}
-
-/** The session request of an MCP session: an external-planner session with the profile's capabilities. */
+/**
+ * The session request of an MCP session: an external-planner session with the profile's
+ * capabilities. The client's name and version (its own words, from initialize) are cut short.
+ */
 export function profileSessionRequest(
   profile: AgentProfile,
   who: { org_id: string; user_id: string; session_id: string; client?: { name: string; version: string } },
@@ -44,6 +49,16 @@ export function profileSessionRequest(
     mcp_servers: profile.mcp_servers,
     ...(profile.policy ? { policy: profile.policy } : {}),
     planner: { type: 'external' },
-    metadata: { door: 'mcp', ...(who.client ? { mcp_client: who.client } : {}) },
+    metadata: {
+      door: 'mcp',
+      ...(who.client
+        ? {
+            mcp_client: {
+              name: String(who.client.name).slice(0, 200),
+              version: String(who.client.version).slice(0, 100),
+            },
+          }
+        : {}),
+    },
   };
 }

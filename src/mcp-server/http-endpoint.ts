@@ -25,7 +25,7 @@ import type { Logger } from '../log.ts';
 import type { Runtime, Session } from '../runtime.ts';
 import type { Principal } from '../api/http/auth.ts';
 import { assertRole } from '../api/http/auth.ts';
-import { agentProfile, mcpSessionOrg, profileSessionRequest } from './agent-profile.ts';
+import { profileSessionRequest, resolveAgent } from './agent-profile.ts';
 import { ApprovalWatch } from './approval-watch.ts';
 import { type ApprovalChannel, createGovernedServer } from './governed-server.ts';
 import { HostOriginCheck } from './host-origin.ts';
@@ -122,12 +122,7 @@ export function mcpEndpoint(app: FastifyInstance, deps: McpEndpointDeps): void {
   ): Promise<OpenSession> => {
     if (deps.draining())
       throw new RuntimeError('runtime_stopping', 'the daemon is shutting down; it takes no new sessions');
-    const orgProbe = mcpSessionOrg(
-      principal.org_id,
-      deps.config.agents.find((a) => a.id === agentId),
-    );
-    const profile = agentProfile(deps.config, agentId, orgProbe);
-    const orgId = mcpSessionOrg(principal.org_id, profile);
+    const { profile, orgId } = resolveAgent(deps.config, agentId, principal.org_id);
     if ((perOrg.get(orgId) ?? 0) >= settings.max_sessions_per_org) {
       throw new RuntimeError(
         'mcp_session_limit',
@@ -248,9 +243,7 @@ export function mcpEndpoint(app: FastifyInstance, deps: McpEndpointDeps): void {
 
 function clientInfo(body: unknown): { client?: { name: string; version: string } } {
   const first = Array.isArray(body) ? body.find(isInitializeRequest) : body;
-  if (!isInitializeRequest(first)) return {};
-  const { name, version } = first.params.clientInfo;
-  return { client: { name: String(name).slice(0, 200), version: String(version).slice(0, 100) } };
+  return isInitializeRequest(first) ? { client: first.params.clientInfo } : {};
 }
 
 /** A JSON-RPC error body (what MCP clients read) carrying the runtime's error code in data. */

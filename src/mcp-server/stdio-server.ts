@@ -15,7 +15,7 @@ import type { Config } from '../../config/schema.ts';
 import { errorMessage } from '../errors.ts';
 import { resolvePolicy } from '../execution/policy.ts';
 import type { Runtime, Session } from '../runtime.ts';
-import { agentProfile, profileSessionRequest } from './agent-profile.ts';
+import { profileSessionRequest, resolveAgent } from './agent-profile.ts';
 import { ApprovalWatch } from './approval-watch.ts';
 import { type ApprovalChannel, createGovernedServer } from './governed-server.ts';
 
@@ -33,7 +33,7 @@ export interface StdioServeOptions {
 /** Serves until the client goes away; resolves with the session's final state. */
 export async function serveStdio(runtime: Runtime, options: StdioServeOptions): Promise<string> {
   const config: Readonly<Config> = runtime.config;
-  const profile = agentProfile(config, options.agentId, options.orgId);
+  const { profile } = resolveAgent(config, options.agentId, options.orgId);
   const watch = new ApprovalWatch(runtime);
   let resolveSession!: (session: Session) => void;
   let rejectSession!: (err: unknown) => void;
@@ -113,9 +113,7 @@ export async function serveStdio(runtime: Runtime, options: StdioServeOptions): 
           org_id: options.orgId,
           user_id: options.userId,
           session_id: crypto.randomUUID(),
-          ...(client
-            ? { client: { name: client.name.slice(0, 200), version: client.version.slice(0, 100) } }
-            : {}),
+          ...(client ? { client } : {}),
         }),
         undefined,
         { approvalsUnavailable: !canAsk },

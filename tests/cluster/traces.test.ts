@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionResult } from '../../src/index.ts';
-import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
+import { type OtlpReceiver, otelEnv, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { IDS, startCluster, type TestCluster } from './cluster-harness.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -17,8 +17,7 @@ let receiver: OtlpReceiver;
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   c = await startCluster(2, {
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    ...otelEnv(receiver),
     OTEL_BSP_SCHEDULE_DELAY: '100',
   });
 }, 120_000);

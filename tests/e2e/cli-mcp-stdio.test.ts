@@ -16,7 +16,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/index.ts';
-import { REPO, runCli } from '../helpers/cli.ts';
+import { REPO, cliEnv, runCli } from '../helpers/cli.ts';
 
 const AGENTS = `
 - id: desk
@@ -33,17 +33,7 @@ describe('semibot-runtime mcp --agent (stdio)', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'semibot-mcp-stdio-'));
     await mkdir(path.join(dir, 'sandbox'), { recursive: true });
     await writeFile(path.join(dir, 'agents.yaml'), AGENTS);
-    env = {
-      PATH: process.env.PATH ?? '',
-      ENVIRONMENT: 'development',
-      LOG_LEVEL: 'warn',
-      AUDIT_STORAGE_TYPE: 'file',
-      AUDIT_LOG_DIR: path.join(dir, 'audit'),
-      AUDIT_FLUSH_INTERVAL: '0.1',
-      SANDBOX_DIR: path.join(dir, 'sandbox'),
-      AGENTS_FILE: path.join(dir, 'agents.yaml'),
-      RUNTIME_WORKERS: '1',
-    };
+    env = cliEnv(dir, { PATH: process.env.PATH ?? '', AGENTS_FILE: path.join(dir, 'agents.yaml') });
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, runCli } from '../helpers/cli.ts';
+import { cliEnv, runCli } from '../helpers/cli.ts';
 
 describe('semibot-runtime policy', () => {
   let dir: string;
@@ -16,16 +16,7 @@ describe('semibot-runtime policy', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'semibot-cli-policy-'));
-    env = {
-      ENVIRONMENT: 'development',
-      LOG_LEVEL: 'warn',
-      AUDIT_STORAGE_TYPE: 'file',
-      AUDIT_LOG_DIR: path.join(dir, 'audit'),
-      AUDIT_FLUSH_INTERVAL: '0.1',
-      SANDBOX_DIR: path.join(dir, 'sandbox'),
-      SKILLS_DIR: path.join(REPO, 'examples/skills'),
-      RUNTIME_WORKERS: '1',
-    };
+    env = cliEnv(dir);
     for (const [name, files] of Object.entries({
       'no-writes': {
         'rules.cedar':

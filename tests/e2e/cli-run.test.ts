@@ -2,23 +2,14 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { REPO, runCli } from '../helpers/cli.ts';
+import { REPO, cliEnv, runCli } from '../helpers/cli.ts';
 
 describe('semibot-runtime run <file>', () => {
   let dir: string;
   let env: Record<string, string>;
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'semibot-cli-'));
-    env = {
-      ENVIRONMENT: 'development',
-      LOG_LEVEL: 'warn',
-      AUDIT_STORAGE_TYPE: 'file',
-      AUDIT_LOG_DIR: path.join(dir, 'audit'),
-      AUDIT_FLUSH_INTERVAL: '0.1',
-      SANDBOX_DIR: path.join(dir, 'sandbox'),
-      SKILLS_DIR: path.join(REPO, 'examples/skills'),
-      RUNTIME_WORKERS: '1',
-    };
+    env = cliEnv(dir);
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 

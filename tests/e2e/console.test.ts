@@ -9,7 +9,7 @@ import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, type Harness, startHarness } from '../unit/api/api-harness.ts';
-import { type OtlpReceiver, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
+import { type OtlpReceiver, otelEnv, startOtlpReceiver } from '../helpers/otlp-receiver.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -29,11 +29,7 @@ describe.runIf(CHROMIUM !== undefined || process.env.CI === 'true')('the console
   beforeAll(async () => {
     // Traces on (to a local receiver), so the timeline shows the session's trace id.
     receiver = await startOtlpReceiver();
-    h = await startHarness(
-      { api_tokens: TOKENS },
-      {},
-      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
-    );
+    h = await startHarness({ api_tokens: TOKENS }, {}, { ...otelEnv(receiver) });
     await h.api.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(h.api.server.address() as { port: number }).port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });

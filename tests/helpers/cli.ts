@@ -7,6 +7,24 @@ export const REPO = path.resolve(import.meta.dirname, '../..');
 // (tests/e2e/package.test.ts runs the installed bin on the compiled build).
 const CLI = ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts')];
 
+/**
+ * The environment of a CLI run on a scratch directory: development config, the file audit
+ * store and sandbox under `dir`, the example skills, one worker, quiet logs.
+ */
+export function cliEnv(dir: string, more: Record<string, string> = {}): Record<string, string> {
+  return {
+    ENVIRONMENT: 'development',
+    LOG_LEVEL: 'warn',
+    AUDIT_STORAGE_TYPE: 'file',
+    AUDIT_LOG_DIR: path.join(dir, 'audit'),
+    AUDIT_FLUSH_INTERVAL: '0.1',
+    SANDBOX_DIR: path.join(dir, 'sandbox'),
+    SKILLS_DIR: path.join(REPO, 'examples/skills'),
+    RUNTIME_WORKERS: '1',
+    ...more,
+  };
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;

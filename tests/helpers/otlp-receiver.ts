@@ -40,6 +40,11 @@ const plain = (v: AnyValue): unknown =>
 const attrs = (list: KeyValue[] | undefined) =>
   Object.fromEntries((list ?? []).map((a) => [a.key, plain(a.value)]));
 
+/** The OTEL_* environment that sends a runtime's traces to `receiver` as http/json. */
+export function otelEnv(receiver: { url: string }): Record<string, string> {
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
+}
+
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: string[] = [];

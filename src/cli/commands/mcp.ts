@@ -45,16 +45,14 @@ pins accept   makes the changed definitions of SERVER's tools the pinned ones: t
     if (positionals.length > 0)
       throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} (see --help)`);
     if (!values.agent) throw new UsageError('--agent ID is required (an id of the agents: profiles)');
-    const [{ createRuntime }, { serveStdio }, { agentProfile, mcpSessionOrg }] = await Promise.all([
+    const [{ createRuntime }, { serveStdio }, { resolveAgent }] = await Promise.all([
       import('../../runtime.ts'),
       import('../../mcp-server/stdio-server.ts'),
       import('../../mcp-server/agent-profile.ts'),
     ]);
     const runtime = createRuntime();
-    const profile = runtime.config.agents.find((a) => a.id === values.agent);
-    const orgId = values.org ?? mcpSessionOrg(undefined, profile);
     // Refused before anything starts: the profile exists and is open to the org.
-    agentProfile(runtime.config, values.agent, orgId);
+    const { orgId } = resolveAgent(runtime.config, values.agent, values.org);
     await runtime.start();
     try {
       await serveStdio(runtime, { agentId: values.agent, orgId, userId: values.user ?? localUser() });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, createRuntime } from '../../../src/index.ts';
-import { type OtlpReceiver, startOtlpReceiver } from '../../helpers/otlp-receiver.ts';
+import { type OtlpReceiver, otelEnv, startOtlpReceiver } from '../../helpers/otlp-receiver.ts';
 import { startHarness } from '../../unit/api/api-harness.ts';
 import { traceSvg } from '../../helpers/trace-svg.ts';
 import { runCli } from '../../helpers/cli.ts';
@@ -33,8 +33,7 @@ describe('issue-21: traces', () => {
       {
         env: {
           ENVIRONMENT: 'test',
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          ...otelEnv(receiver),
           OTEL_SERVICE_NAME: 'semibot-under-test',
           OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
         },
@@ -161,8 +160,7 @@ describe('issue-21: MCP client spans and propagation to the server', () => {
       {
         env: {
           ENVIRONMENT: 'test',
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          ...otelEnv(receiver),
         },
       },
     );
@@ -211,8 +209,7 @@ describe('issue-21: trace context to a Streamable HTTP MCP server', () => {
       {
         env: {
           ENVIRONMENT: 'test',
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          ...otelEnv(receiver),
         },
       },
     );
@@ -248,7 +245,7 @@ describe('issue-21: an incoming traceparent on the HTTP API and the MCP endpoint
     const h = await startHarness(
       { api_tokens: { tok: 'acme' } },
       { agents: [{ id: 'mcp-agent', tools: ['echo'], policy: { max_iterations: 10 } }] },
-      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+      { ...otelEnv(receiver) },
     );
     const httpParent = '1111111111111111';
     const mcpParent = '2222222222222222';
@@ -312,8 +309,7 @@ describe("issue-21: the openai planner's chat spans", () => {
         env: {
           ENVIRONMENT: 'test',
           STUB_API_KEY: 'sk-test-1',
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          ...otelEnv(receiver),
         },
       },
     );
@@ -357,8 +353,7 @@ describe('issue-21: flush at exit', () => {
       SKILLS_DIR: path.resolve('examples/skills'),
       LOG_LEVEL: 'warn',
       RUNTIME_WORKERS: '1',
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      ...otelEnv(receiver),
       OTEL_BSP_SCHEDULE_DELAY: '60000',
     });
     await receiver.close();
