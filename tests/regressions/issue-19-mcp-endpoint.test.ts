@@ -307,6 +307,27 @@ describe('issue-19: /mcp/:agent_id (Streamable HTTP)', () => {
     expect(answer.status).toBe(400);
     const status = await h.runtime.session(sessionId, 'acme').status();
     expect(status.state).toBe('running');
+    // A body over BODY_LIMIT, one that is not JSON, and an agent id of odd Unicode: clear 4xx.
+    const huge = await fetch(`${base}/mcp/ops`, {
+      method: 'POST',
+      headers: mcpHeaders('tok-dev', sessionId),
+      body: `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","arguments":{"message":"${'x'.repeat(2 * 1024 * 1024)}"}}}`,
+    });
+    expect(huge.status).toBe(413);
+    const broken = await fetch(`${base}/mcp/ops`, {
+      method: 'POST',
+      headers: mcpHeaders('tok-dev', sessionId),
+      body: '{"jsonrpc":',
+    });
+    expect(broken.status).toBe(400);
+    const odd = await fetch(`${base}/mcp/%E2%80%AE%F0%9F%98%80%00`, {
+      method: 'POST',
+      headers: mcpHeaders('tok-dev'),
+      body: initialize(),
+    });
+    expect(odd.status).toBe(404);
+    expect(((await odd.json()) as RpcError).error.data.code).toBe('agent_not_found');
+    expect((await h.runtime.session(sessionId, 'acme').status()).state).toBe('running');
   });
 
   it('caps the MCP sessions one org may hold open (429 mcp_session_limit)', async () => {
