@@ -259,7 +259,13 @@ export class ClusterNode {
 
   #serve(req: ClusterRequest): Promise<unknown> {
     if (req.type === 'cluster.flush_audit') {
-      return Promise.all([this.#supervisor.flushAudit(), this.#audit.flush()]).then(() => null);
+      // In order: the hosts hand their waiting events to the audit thread first, then it stores
+      // what it holds. Run side by side, the store could finish before the events arrived (a
+      // verify on another node then missed a session_ended just written here).
+      return this.#supervisor
+        .flushAudit()
+        .then(() => this.#audit.flush())
+        .then(() => null);
     }
     const { command } = req;
     // A start claims the id in the registry first; every other command is the supervisor's.
