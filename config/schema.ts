@@ -91,6 +91,10 @@ export const ConfigSchema = z.object({
         }),
       /** a YAML or JSON file holding the catalogue (a list); it replaces mcp.servers */
       servers_file: z.string().min(1).optional(),
+      /** OAuth tokens of http servers, one encrypted file per org and server (src/capabilities/mcp/auth/) */
+      token_dir: z.string().min(1).default('var/mcp-tokens'),
+      /** seals the stored tokens (AES-256-GCM): a 32-byte key, base64 or hex, or id:key pairs (the first seals) */
+      token_key: z.string().min(1).optional(),
       /** the runtime as an MCP server: /mcp/:agent_id on the API port (src/mcp-server/) */
       endpoint: z
         .object({
@@ -218,6 +222,18 @@ export const ConfigSchema = z.object({
   // Agent profiles name catalogue servers, and each profile id once.
   const catalogue = new Set(config.mcp.servers.map((s) => s.id));
   const seen = new Set<string>();
+  // Tokens a person authorized are stored only sealed: the key must be there before a login can be.
+  if (config.mcp.token_key === undefined) {
+    for (const [i, server] of config.mcp.servers.entries()) {
+      if (server.auth?.type === 'oauth' && server.auth.grant === 'authorization_code') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mcp', 'servers', i, 'auth'],
+          message: `MCP server ${server.id} uses OAuth authorization codes: set MCP_TOKEN_KEY (mcp.token_key) to store its tokens encrypted`,
+        });
+      }
+    }
+  }
   for (const [i, agent] of config.agents.entries()) {
     if (seen.has(agent.id)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id ${agent.id}` });
     seen.add(agent.id);
@@ -268,6 +284,8 @@ export const ENV_KEYS: Record<string, { key: string; kind: EnvKind }> = {
   MCP_MAX_RETRIES: { key: 'mcp.max_retries', kind: 'int' },
   MCP_RECONNECT_DELAY: { key: 'mcp.reconnect_delay', kind: 'number' },
   MCP_SERVERS_FILE: { key: 'mcp.servers_file', kind: 'string' },
+  MCP_TOKEN_DIR: { key: 'mcp.token_dir', kind: 'string' },
+  MCP_TOKEN_KEY: { key: 'mcp.token_key', kind: 'string' },
   MCP_ALLOWED_HOSTS: { key: 'mcp.endpoint.allowed_hosts', kind: 'list' },
   MCP_ALLOWED_ORIGINS: { key: 'mcp.endpoint.allowed_origins', kind: 'list' },
   MCP_IDLE_TIMEOUT_SECONDS: { key: 'mcp.endpoint.idle_timeout_seconds', kind: 'number' },

@@ -27,7 +27,11 @@ export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 const TIMER_BOUND = `at most ${MAX_TIMER_SECONDS} s (about 24.8 days, the longest timer Node can set)`;
 
 /** A duration in seconds that becomes a timer. */
-export const timerSeconds = () => z.number().positive().max(MAX_TIMER_SECONDS, { error: `must be ${TIMER_BOUND}` });
+export const timerSeconds = () =>
+  z
+    .number()
+    .positive()
+    .max(MAX_TIMER_SECONDS, { error: `must be ${TIMER_BOUND}` });
 
 export const RuntimePolicySchema = z.strictObject({
   max_iterations: z.number().int().positive().max(100_000).optional(),
@@ -70,27 +74,95 @@ const mcpServerId = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,32}$/, 'an id of 1-32 letters, digits, _ or - (it becomes part of tool names)');
 
-export const McpServerSchema = z.strictObject({
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'the name of an environment variable');
+
+/**
+ * How the runtime authorizes itself to an http MCP server (SPEC "Upstream MCP servers that need
+ * authorization"; src/capabilities/mcp/auth/). Secrets are named by environment variable or
+ * file, never written into the catalogue itself.
+ */
+export const McpAuthSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('bearer'), token_env: envName }),
+  z
+    .strictObject({
+      type: z.literal('oauth'),
+      /** authorization_code (a person logs in once per org: `mcp login`) or client_credentials */
+      grant: z.enum(['authorization_code', 'client_credentials']).default('authorization_code'),
+      /** a pre-registered client; without it, a client ID metadata document or dynamic registration */
+      client_id: z.string().min(1).max(500).optional(),
+      client_secret_env: envName.optional(),
+      /** client_credentials: authenticate with a JWT signed by this private key (PEM) instead of a secret */
+      private_key_file: z.string().min(1).optional(),
+      signing_algorithm: z
+        .enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])
+        .optional(),
+      /** an https URL serving this client's metadata, used as its client_id where the server supports it */
+      client_metadata_url: z.url({ protocol: /^https$/ }).optional(),
+      /** the authorization server the credentials belong to: they are presented to no other */
+      issuer: z.url().optional(),
+      /** scopes asked for when the server's challenge names none */
+      scope: z.string().min(1).max(2000).optional(),
+      /** the loopback redirect's port (default 0: any free port at each login) */
+      redirect_port: z.number().int().min(0).max(65535).optional(),
+    })
+    .superRefine((auth, ctx) => {
+      const issue = (path: string, message: string) =>
+        ctx.addIssue({ code: 'custom', path: [path], message });
+      if (auth.private_key_file !== undefined && auth.signing_algorithm === undefined)
+        issue('signing_algorithm', 'private_key_file needs signing_algorithm');
+      if (auth.client_secret_env !== undefined && auth.client_id === undefined)
+        issue('client_id', 'client_secret_env belongs to a pre-registered client_id');
+      if (auth.grant === 'client_credentials') {
+        if (auth.client_id === undefined) issue('client_id', 'client_credentials needs client_id');
+        if ((auth.client_secret_env === undefined) === (auth.private_key_file === undefined))
+          issue('client_secret_env', 'client_credentials needs one of client_secret_env or private_key_file');
+        if (auth.client_metadata_url !== undefined || auth.redirect_port !== undefined)
+          issue('grant', 'client_metadata_url and redirect_port are for the authorization_code grant');
+      } else if (auth.private_key_file !== undefined) {
+        issue('private_key_file', 'private_key_file is for the client_credentials grant');
+      }
+    }),
+]);
+export type McpAuthConfig = z.infer<typeof McpAuthSchema>;
+
+const McpServerFields = z.strictObject({
   id: mcpServerId,
   name: z.string().min(1).max(200).optional(),
   transport: McpTransportSchema,
+  /** how the runtime authorizes itself to an http server */
+  auth: McpAuthSchema.optional(),
   /** tool names that may be retried after a failure even without readOnly/idempotent hints */
   retry_tools: z.array(z.string()).optional(),
 });
+function authOnHttp(server: { auth?: unknown; transport: { type: string } }): boolean {
+  return server.auth === undefined || server.transport.type === 'http';
+}
+const AUTH_ON_HTTP = {
+  path: ['auth'],
+  message: 'auth is for http servers (a stdio server gets its credentials through env)',
+};
+export const McpServerSchema = McpServerFields.refine(authOnHttp, AUTH_ON_HTTP);
 export type McpServerConfig = z.infer<typeof McpServerSchema>;
 
 /**
  * An entry of the operator's catalogue (`mcp.servers`, MCP_SERVERS_FILE): a server with an
  * optional list of the orgs that may use it (absent: every org).
  */
-export const McpCatalogueEntrySchema = McpServerSchema.extend({ orgs: z.array(id).min(1).optional() });
+export const McpCatalogueEntrySchema = McpServerFields.extend({ orgs: z.array(id).min(1).optional() }).refine(
+  authOnHttp,
+  AUTH_ON_HTTP,
+);
 export type McpCatalogueEntry = z.infer<typeof McpCatalogueEntrySchema>;
 
 /**
  * How a session request names an MCP server: a catalogue id (`"github"` or `{"id": "github"}`),
  * or, from the operator's own doors only (library, CLI `run`), a full entry with its transport.
  */
-export const McpServerRequestSchema = z.union([mcpServerId, z.strictObject({ id: mcpServerId }), McpServerSchema]);
+export const McpServerRequestSchema = z.union([
+  mcpServerId,
+  z.strictObject({ id: mcpServerId }),
+  McpServerSchema,
+]);
 export type McpServerRequest = z.infer<typeof McpServerRequestSchema>;
 
 export const ActionSchema = z.strictObject({
@@ -166,7 +238,10 @@ export const SessionContextSchema = z.strictObject({
    */
   approvals_unavailable: z.boolean().optional(),
   /** W3C traceparent of the caller (HTTP API, MCP endpoint): the session's trace span is its child */
-  traceparent: z.string().regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/).optional(),
+  traceparent: z
+    .string()
+    .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/)
+    .optional(),
 });
 export type SessionContext = z.infer<typeof SessionContextSchema>;
 
@@ -228,7 +303,10 @@ export const ApprovalDecisionSchema = z.strictObject({
   reason: z.string().max(10_000).optional(),
   decided_by: z.string().min(1).max(200).optional(),
   /** when given, must equal the hash of the params awaiting approval */
-  params_hash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  params_hash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
 
@@ -252,7 +330,10 @@ export type Webhook = z.infer<typeof WebhookSchema>;
 export const AgentProfileSchema = z.strictObject({
   id: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" or "-" (at most 100), starting with a letter or digit'),
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+      'letters, digits, ".", "_" or "-" (at most 100), starting with a letter or digit',
+    ),
   name: z.string().min(1).max(200).optional(),
   tools: z.array(z.string().min(1)).default([]),
   skills: z.array(z.string().min(1)).default([]),

@@ -80,7 +80,20 @@ export const ERROR_CATALOGUE = {
     status: 500,
     message: 'The database schema is newer than this release knows; run the newer release or migrate down with it.',
   },
+  mcp_token_key_invalid: {
+    status: 500,
+    message: 'MCP_TOKEN_KEY must be a 32-byte key, or id:key pairs, each key base64 or 64 hex digits.',
+  },
+  mcp_token_unreadable: {
+    status: 500,
+    message: 'A stored MCP token does not open with MCP_TOKEN_KEY (another key, another server, or an edited file).',
+  },
   planner_error: { status: 502, message: 'The planner failed.' },
+  mcp_authorization_required: {
+    status: 502,
+    message: 'The MCP server needs an authorization the runtime does not hold: semibot-runtime mcp login SERVER --org ORG.',
+  },
+  mcp_authorization_failed: { status: 502, message: 'Authorizing the runtime with the MCP server failed.' },
   mcp_unavailable: { status: 502, message: 'The MCP server is not reachable.' },
   mcp_call_failed: { status: 502, message: 'The MCP tool call failed.' },
   runtime_busy: { status: 503, message: 'The runtime is at max_sessions; retry later.' },

@@ -55,6 +55,8 @@ import type { AuditApi } from './audit/audit-api.ts';
 import type { ClusterNode } from './cluster/node.ts';
 import { type ComponentHealth, type ComponentStatus, worstStatus } from './health.ts';
 import type { SessionClient } from './session-protocol.ts';
+import { openTokenStore } from './capabilities/mcp/auth/token-store.ts';
+import type { InteractiveLogin } from './capabilities/mcp/auth/upstream-auth.ts';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** The org of the runtime's own events (policy loads), apart from every tenant's trail. */
@@ -63,6 +65,12 @@ const RETENTION_INTERVAL_MS = 24 * 60 * 60 * 1000;
 
 export interface RuntimeOptions extends Omit<LoadOptions, 'overrides'> {
   logger?: Logger;
+  /**
+   * A person is at hand (CLI `run FILE`, `mcp login`): an http MCP server that asks for an OAuth
+   * login gets one there (URL shown, $BROWSER opened) instead of failing with
+   * mcp_authorization_required.
+   */
+  mcpLogin?: InteractiveLogin;
 }
 
 export type { ComponentStatus };
@@ -105,10 +113,18 @@ export class Runtime {
   /** The environment as it was at boot: planner API keys are looked up here, never in process.env later. */
   readonly #env: Readonly<Record<string, string | undefined>>;
 
-  constructor(config: Readonly<Config>, logger: Logger, env: Record<string, string | undefined> = {}) {
+  readonly #mcpLogin: InteractiveLogin | undefined;
+
+  constructor(
+    config: Readonly<Config>,
+    logger: Logger,
+    env: Record<string, string | undefined> = {},
+    mcpLogin?: InteractiveLogin,
+  ) {
     this.config = config;
     this.log = logger;
     this.#env = Object.freeze({ ...env });
+    this.#mcpLogin = mcpLogin;
   }
 
   async start(): Promise<void> {
@@ -173,7 +189,11 @@ export class Runtime {
     );
     // Traces (OTEL_*): the main thread's own exporter, for the gateway's MCP client spans.
     this.#tracing = tracing ? new Tracing(tracing) : undefined;
-    this.#mcp = new McpGateway(this.config, this.log, this.#pins, this.#tracing);
+    this.#mcp = new McpGateway(this.config, this.log, this.#pins, this.#tracing, {
+      store: openTokenStore(this.config),
+      env: this.#env,
+      ...(this.#mcpLogin ? { interactive: this.#mcpLogin } : {}),
+    });
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
     // Every session worker exports its own spans, with the same settings.
@@ -622,7 +642,7 @@ export class Session {
 /** Loads the configuration (defaults < config/<ENVIRONMENT>.yaml < env < `config`) and builds a runtime. */
 export function createRuntime(config: ConfigInput = {}, options: RuntimeOptions = {}): Runtime {
   const loaded = loadConfig({ ...options, overrides: config });
-  return new Runtime(loaded, options.logger ?? createLogger(loaded), options.env ?? process.env);
+  return new Runtime(loaded, options.logger ?? createLogger(loaded), options.env ?? process.env, options.mcpLogin);
 }
 
 function firstResult(results: ActionResult[]): ActionResult {

@@ -29,6 +29,12 @@ import {
 } from '../../src/errors.ts';
 import { type PinGuard, toolDefinitionHash } from '../../src/capabilities/mcp/tool-pins.ts';
 import type { Logger } from '../../src/log.ts';
+import type { AuthFlow } from '../../src/capabilities/mcp/auth/auth-flow.ts';
+import {
+  authorizedFetch,
+  type UpstreamAuthContext,
+  upstreamAuthFlow,
+} from '../../src/capabilities/mcp/auth/upstream-auth.ts';
 import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
 
 export interface ConnectionOptions {
@@ -40,6 +46,8 @@ export interface ConnectionOptions {
   onChange(snapshot: McpServerSnapshot): void;
   /** pinned tool definitions (issue 20): what of a listed tool set may be used */
   pins?: PinGuard;
+  /** servers with `auth` (issue 22): token store, secrets' environment, interactive login */
+  auth?: UpstreamAuthContext;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -57,6 +65,13 @@ const tracedFetch: typeof fetch = (input, init) => {
   headers.set('traceparent', traceparent);
   return fetch(input, { ...init, headers });
 };
+
+/** Failures of the server's authorization: the server is disconnected (its tools withheld) until a login. */
+const AUTHORIZATION_CODES: ReadonlySet<string> = new Set([
+  'mcp_authorization_required',
+  'mcp_authorization_failed',
+  'mcp_token_unreadable',
+]);
 
 /** Reconnect delays double from reconnect_delay up to this (or reconnect_delay, if larger). */
 const MAX_RECONNECT_DELAY_MS = 30_000;
@@ -114,6 +129,8 @@ export class McpConnection {
   #seedTools: McpToolInfo[] | undefined;
   #relisting: Promise<void> | undefined;
   readonly #stateWaiters = new Set<() => void>();
+  /** the server's authorization (servers with `auth`), made at the first connect */
+  #authFlow: AuthFlow | undefined;
 
   constructor(key: string, orgId: string, server: McpServerConfig, opts: ConnectionOptions) {
     this.key = key;
@@ -252,19 +269,19 @@ export class McpConnection {
           { name: tool, arguments: args, ...(requestMeta ? { _meta: requestMeta } : {}) },
           undefined,
           {
-            timeout: this.#opts.callTimeoutMs,
+            timeout: this.#opts.callTimeoutMs + this.#loginWindowMs(),
             signal,
           },
         );
         if (result.isError) {
           return {
             ok: false,
-            error: { code: 'mcp_call_failed', message: toolErrorText(tool, result as { content?: unknown }) },
+            error: { code: 'mcp_call_failed', message: this.#redact(toolErrorText(tool, result as { content?: unknown })) },
             meta: meta(attempt),
           };
         }
         const { isError: _ignored, ...value } = result;
-        return { ok: true, value, meta: meta(attempt) };
+        return { ok: true, value: this.#redactValue(value), meta: meta(attempt) };
       } catch (err) {
         failure = this.#classify(err, signal);
       }
@@ -282,7 +299,7 @@ export class McpConnection {
             : attempt > 1
               ? `${failure.message} (after ${attempt} attempts)`
               : failure.message;
-        return { ok: false, error: { code: failure.code, message }, meta: meta(attempt) };
+        return { ok: false, error: { code: failure.code, message: this.#redact(message) }, meta: meta(attempt) };
       }
       this.#log.debug({ tool, attempt, backoffMs }, 'retrying a safe MCP call');
       await sleep(backoffMs, signal);
@@ -293,6 +310,13 @@ export class McpConnection {
     if (signal.aborted) {
       const reason = toWireError(signal.reason, 'action_cancelled');
       return { kind: 'aborted', code: reason.code, message: reason.message };
+    }
+    if (err instanceof RuntimeError && AUTHORIZATION_CODES.has(err.code)) {
+      // The server refused this org's authorization (revoked, expired without refresh, more
+      // scope wanted): its tools are withheld until a login, and the request did not run.
+      const client = this.#client;
+      if (client) this.#onClosed(client, err.message);
+      return { kind: 'gone', code: err.code, message: err.message };
     }
     if (err instanceof RuntimeError) {
       const gone = (err.data as { gone?: boolean } | undefined)?.gone === true;
@@ -394,13 +418,13 @@ export class McpConnection {
     this.#stderrTail = [];
     client.onclose = () =>
       this.#onClosed(client, `the connection to MCP server ${this.server.id} closed${this.#stderrHint()}`);
-    client.onerror = (err) => this.#log.debug({ err: err.message }, 'MCP transport error');
+    client.onerror = (err) => this.#log.debug({ err: this.#redact(err.message) }, 'MCP transport error');
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.#refreshTools(client).catch((err) =>
         this.#log.warn({ err: (err as Error).message }, 'could not refresh the MCP tool list'),
       );
     });
-    const timeoutMs = this.#opts.connectionTimeoutMs;
+    const timeoutMs = this.#opts.connectionTimeoutMs + this.#loginWindowMs();
     try {
       await client.connect(this.#transport(), { timeout: timeoutMs });
       const seeded = this.#seedTools;
@@ -415,7 +439,9 @@ export class McpConnection {
       const timedOut = err instanceof McpError && err.code === ErrorCode.RequestTimeout;
       const reason = timedOut
         ? `MCP server ${this.server.id} did not answer initialize within mcp.connection_timeout (${timeoutMs / 1000} s)`
-        : `could not connect to MCP server ${this.server.id}: ${errorMessage(err)}`;
+        : err instanceof RuntimeError && AUTHORIZATION_CODES.has(err.code)
+          ? err.message
+          : `could not connect to MCP server ${this.server.id}: ${errorMessage(err)}`;
       this.#becomeDisconnected(reason + this.#stderrHint());
       return;
     }
@@ -433,7 +459,15 @@ export class McpConnection {
 
   #transport() {
     const t = this.server.transport;
-    if (t.type === 'http') return new StreamableHTTPClientTransport(new URL(t.url), { fetch: tracedFetch });
+    if (t.type === 'http') {
+      if (this.server.auth && this.#opts.auth) {
+        this.#authFlow ??= upstreamAuthFlow(this.server, this.orgId, this.#opts.auth);
+      }
+      const flow = this.#authFlow;
+      return new StreamableHTTPClientTransport(new URL(t.url), {
+        fetch: flow ? authorizedFetch(flow, tracedFetch) : tracedFetch,
+      });
+    }
     const transport = new StdioClientTransport({
       command: t.command,
       args: t.args ?? [],
@@ -451,9 +485,42 @@ export class McpConnection {
     return transport;
   }
 
+  /**
+   * Where a person is at hand (run FILE), a request may wait for their login (a first login, or
+   * a step-up to more scope): its timeout grows by the login's.
+   */
+  #loginWindowMs(): number {
+    const auth = this.server.auth;
+    const interactive = this.#opts.auth?.interactive;
+    return interactive && auth?.type === 'oauth' && auth.grant === 'authorization_code' ? interactive.timeoutMs : 0;
+  }
+
+  /** Keeps the server's secrets (env values, tokens, client secret) out of a message that leaves. */
+  #redact(text: string): string {
+    const flow = this.#authFlow;
+    return redactLine(text, flow ? [...this.#envSecrets, ...flow.secrets()] : this.#envSecrets);
+  }
+
+  /** A result of a server with auth, with any token it echoes taken out (it would reach the trail). */
+  #redactValue<T>(value: T): T {
+    const flow = this.#authFlow;
+    if (!flow) return value;
+    const text = JSON.stringify(value);
+    // Compared as they appear inside JSON strings (escaped).
+    const secrets = flow
+      .secrets()
+      .filter((secret) => secret.length >= 4)
+      .map((secret) => JSON.stringify(secret).slice(1, -1))
+      .filter((escaped) => text.includes(escaped));
+    if (secrets.length === 0) return value;
+    let clean = text;
+    for (const secret of secrets) clean = clean.split(secret).join('[REDACTED]');
+    return JSON.parse(clean) as T;
+  }
+
   #onStderr(raw: string): void {
     if (raw.trim() === '') return;
-    const line = redactLine(raw.slice(0, 2000), this.#envSecrets);
+    const line = this.#redact(raw.slice(0, 2000));
     this.#stderrTail.push(line);
     if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
     this.#log.info({ stderr: line }, 'MCP server stderr');
@@ -527,7 +594,8 @@ export class McpConnection {
     this.#becomeDisconnected(reason);
   }
 
-  #becomeDisconnected(reason: string): void {
+  #becomeDisconnected(why: string): void {
+    const reason = this.#redact(why);
     const wasConnected = this.#state === 'connected';
     this.#state = 'disconnected';
     this.#lastError = reason;

@@ -20,6 +20,7 @@ import type { Logger } from '../../src/log.ts';
 import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
 import { McpConnection } from './connection.ts';
 import type { PinGuard } from '../../src/capabilities/mcp/tool-pins.ts';
+import type { UpstreamAuthContext } from '../../src/capabilities/mcp/auth/upstream-auth.ts';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Tracing } from '../../src/telemetry/tracing.ts';
 import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
@@ -55,9 +56,12 @@ export class McpGateway {
   /** traces on: `tools/call {tool}` client spans, their context sent to the server in params._meta */
   readonly #tracing: Tracing | undefined;
   readonly #pinRecheck: NodeJS.Timeout | undefined;
+  /** token store, secrets' environment and (CLI) the interactive login, for servers with `auth` */
+  readonly #auth: UpstreamAuthContext;
 
-  constructor(config: Config, log: Logger, pins?: PinGuard, tracing?: Tracing) {
+  constructor(config: Config, log: Logger, pins?: PinGuard, tracing?: Tracing, auth?: UpstreamAuthContext) {
     this.#config = config;
+    this.#auth = auth ?? { store: undefined, env: {} };
     this.#tracing = tracing;
     this.#log = log.child({ actor: 'mcp-gateway' });
     this.#pins = pins;
@@ -261,6 +265,7 @@ export class McpGateway {
           log: this.#log,
           onChange: (snapshot) => this.#emit(snapshot),
           ...(this.#pins ? { pins: this.#pins } : {}),
+          auth: this.#auth,
         }),
         sessions: new Set(),
         idleTimer: undefined,

@@ -12,7 +12,7 @@
  * a 4-byte tag: authTagLength is pinned) or any mismatch throws audit_decrypt_failed.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { RuntimeError } from '../errors.ts';
+import { type ErrorCode, RuntimeError } from '../errors.ts';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -24,45 +24,54 @@ export interface SealedPayload {
   sealed: Buffer;
 }
 
+/** What a key set is called in its errors: the audit trail's, or another sealed store's (MCP tokens). */
+export interface KeyNames {
+  variable: string;
+  invalid: ErrorCode;
+  failed: ErrorCode;
+}
+
+const AUDIT_KEY_NAMES: KeyNames = {
+  variable: 'AUDIT_ENCRYPTION_KEY',
+  invalid: 'audit_encryption_key_invalid',
+  failed: 'audit_decrypt_failed',
+};
+
 export class AuditCipher {
   readonly currentKeyId: string;
   readonly #keys: ReadonlyMap<string, Buffer>;
+  readonly #names: KeyNames;
 
-  constructor(keys: ReadonlyMap<string, Buffer>, currentKeyId: string) {
-    if (!keys.has(currentKeyId))
-      throw new RuntimeError('audit_encryption_key_invalid', 'the current key is not in the key set');
+  constructor(keys: ReadonlyMap<string, Buffer>, currentKeyId: string, names: KeyNames = AUDIT_KEY_NAMES) {
+    if (!keys.has(currentKeyId)) throw new RuntimeError(names.invalid, 'the current key is not in the key set');
     this.#keys = keys;
     this.currentKeyId = currentKeyId;
+    this.#names = names;
   }
 
-  /** Parses AUDIT_ENCRYPTION_KEY (see the module comment). */
-  static fromKeyText(text: string): AuditCipher {
+  /** Parses AUDIT_ENCRYPTION_KEY, or another variable of the same form (see the module comment). */
+  static fromKeyText(text: string, names: KeyNames = AUDIT_KEY_NAMES): AuditCipher {
     const keys = new Map<string, Buffer>();
     let current: string | undefined;
     const parts = text
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean);
-    if (parts.length === 0)
-      throw new RuntimeError('audit_encryption_key_invalid', 'AUDIT_ENCRYPTION_KEY is empty');
+    if (parts.length === 0) throw new RuntimeError(names.invalid, `${names.variable} is empty`);
     for (const part of parts) {
       const colon = part.indexOf(':');
       // A single bare key gets an id derived from it, so its records name it all the same.
       const [id, material] = colon > 0 ? [part.slice(0, colon), part.slice(colon + 1)] : [undefined, part];
-      const key = decodeKey(material);
+      const key = decodeKey(material, names);
       const keyId = id ?? `k${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
       if (!KEY_ID.test(keyId)) {
-        throw new RuntimeError(
-          'audit_encryption_key_invalid',
-          `key id ${JSON.stringify(keyId)} must match ${KEY_ID}`,
-        );
+        throw new RuntimeError(names.invalid, `key id ${JSON.stringify(keyId)} must match ${KEY_ID}`);
       }
-      if (keys.has(keyId))
-        throw new RuntimeError('audit_encryption_key_invalid', `key id ${keyId} appears twice`);
+      if (keys.has(keyId)) throw new RuntimeError(names.invalid, `key id ${keyId} appears twice`);
       keys.set(keyId, key);
       current ??= keyId;
     }
-    return new AuditCipher(keys, current!);
+    return new AuditCipher(keys, current!, names);
   }
 
   seal(plain: Buffer, aad: Buffer): SealedPayload {
@@ -77,11 +86,10 @@ export class AuditCipher {
 
   open(keyId: string, sealed: Buffer, aad: Buffer): Buffer {
     const key = this.#keys.get(keyId);
-    if (!key)
-      throw new RuntimeError('audit_decrypt_failed', `no key with id ${JSON.stringify(keyId)} is configured`);
+    if (!key) throw new RuntimeError(this.#names.failed, `no key with id ${JSON.stringify(keyId)} is configured`);
     if (sealed.length < IV_BYTES + TAG_BYTES) {
       throw new RuntimeError(
-        'audit_decrypt_failed',
+        this.#names.failed,
         `the sealed record is ${sealed.length} bytes: too short for iv and a 16-byte tag`,
       );
     }
@@ -95,7 +103,7 @@ export class AuditCipher {
       return Buffer.concat([decipher.update(body), decipher.final()]);
     } catch (err) {
       throw new RuntimeError(
-        'audit_decrypt_failed',
+        this.#names.failed,
         `the record does not authenticate under key ${keyId}: ${(err as Error).message}`,
       );
     }
@@ -108,7 +116,7 @@ export function eventAad(orgId: string, eventId: string): Buffer {
   return Buffer.from(JSON.stringify(['semibot-audit/1', orgId, eventId]), 'utf8');
 }
 
-function decodeKey(material: string): Buffer {
+function decodeKey(material: string, names: KeyNames): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(material)
     ? Buffer.from(material, 'hex')
     : Buffer.from(material, 'base64');
@@ -119,8 +127,8 @@ function decodeKey(material: string): Buffer {
     (material.length !== 64 && key.toString('base64').replace(/=+$/, '') !== clean)
   ) {
     throw new RuntimeError(
-      'audit_encryption_key_invalid',
-      `an AUDIT_ENCRYPTION_KEY key must be 32 bytes (base64 or 64 hex digits), got ${key.length} bytes`,
+      names.invalid,
+      `a ${names.variable} key must be 32 bytes (base64 or 64 hex digits), got ${key.length} bytes`,
     );
   }
   return key;

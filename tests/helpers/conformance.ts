@@ -65,9 +65,10 @@ export async function conformance(
     const where = 'url' in target ? ['--url', target.url] : ['--command', target.command];
     const { code, output } = await run([SUITE, kind, ...where, '--scenario', scenario, '-o', out], timeoutMs);
     const checks: ConformanceCheck[] = [];
-    for (const dir of await readdir(out)) {
-      const file = path.join(out, dir, 'checks.json');
-      checks.push(...(JSON.parse(await readFile(file, 'utf8')) as ConformanceCheck[]));
+    // One folder per run; scenario names with a slash (auth/…) nest one level deeper.
+    for (const entry of await readdir(out, { recursive: true })) {
+      if (path.basename(entry) !== 'checks.json') continue;
+      checks.push(...(JSON.parse(await readFile(path.join(out, entry), 'utf8')) as ConformanceCheck[]));
     }
     return { code, output, checks };
   } finally {

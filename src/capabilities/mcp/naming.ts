@@ -40,6 +40,7 @@ export function disambiguatedName(serverId: string, toolName: string): string {
  * that name the same server share a connection, and a changed command or URL gets its own.
  */
 export function mcpConnectionKey(orgId: string, server: McpServerConfig): string {
-  const transport = canonicalJson(server.transport);
+  // A server with auth is another connection per auth config (another token, another grant).
+  const transport = canonicalJson(server.auth === undefined ? server.transport : [server.transport, server.auth]);
   return `${orgId}/${server.id}/${shortHash(`${orgId}\u0000${server.id}\u0000${transport}`)}`;
 }

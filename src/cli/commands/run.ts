@@ -27,6 +27,9 @@ Options:
 
 High-risk actions (policy.high_risk_tools) are asked about on the terminal when stdin is a
 TTY; otherwise they wait for policy.approval_timeout_seconds and are denied.
+An MCP server of the catalogue that needs an OAuth login (auth {type: oauth}) gets one here
+when stdin is a TTY or $BROWSER is set: the URL is printed to stderr (and opened with
+$BROWSER), as with mcp login.
 Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or options are invalid.`,
 
   async run(argv) {
@@ -43,8 +46,14 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
     }
 
     // Loaded only now: a bad file is refused without starting (or even loading) the runtime.
-    const { createRuntime } = await import('../../runtime.ts');
-    const runtime = createRuntime();
+    const [{ createRuntime }, { terminalLogin }] = await Promise.all([
+      import('../../runtime.ts'),
+      import('../../capabilities/mcp/auth/terminal-login.ts'),
+    ]);
+    // A server that asks for an OAuth login gets it here when someone can answer: a terminal,
+    // or a $BROWSER to open the URL with (the prompt goes to stderr).
+    const someoneThere = process.stdin.isTTY === true || Boolean(process.env.BROWSER);
+    const runtime = createRuntime({}, someoneThere ? { mcpLogin: terminalLogin(process.stderr, process.env) } : {});
     await runtime.start();
     const interactive = process.stdin.isTTY === true;
     let status: SessionStatus;

@@ -94,7 +94,7 @@ describe('docs/', () => {
     const keys = new Set([...leaves(config), ...Object.values(ENV_KEYS).flatMap(({ key }) => key.split('.'))]);
     const other = new Set<string>([
       ...AuditEventTypeSchema.options,
-      'audit_logger', 'mcp_client', 'mcp_tool_pins', 'always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_traceidratio', 'parentbased_always_off', 'capability_cache', 'mcp_servers', 'audit_events', 'semibot_schema_migrations', 'semibot_audit_writer',
+      'audit_logger', 'redirect_port', 'token_env', 'client_secret_env', 'client_id', 'client_metadata_url', 'private_key_file', 'signing_algorithm', 'client_credentials', 'authorization_code', 'insufficient_scope', 'offline_access', 'mcp_client', 'mcp_tool_pins', 'always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_traceidratio', 'parentbased_always_off', 'capability_cache', 'mcp_servers', 'audit_events', 'semibot_schema_migrations', 'semibot_audit_writer',
       'semibot_audit_reader', 'semibot_audit_retention', 'org_id', 'user_id', 'agent_id', 'session_id', 'action_id',
       'params_hash', 'event_type', 'api_key_env', 'prev_hash', 'decided_by', 'pg_dump', 'max_connections', 'event_id', 'next_cursor', 'started_by', 'first_bad',
       'http_request', 'execute_code', 'read_file', 'write_file', 'delete_file',
