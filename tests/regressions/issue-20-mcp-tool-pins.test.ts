@@ -14,18 +14,9 @@ import { createPool } from '../../src/db/pool.ts';
 import { createRuntime, type Runtime, type Session } from '../../src/index.ts';
 import { REPO, runCli } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../integration/postgres/pg-test-db.ts';
+import { until } from '../helpers/until.ts';
 
 const SERVER = path.join(REPO, 'tests/fixtures/mcp/test-server.mjs');
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('issue-20: pinned MCP tool definitions (file store)', () => {
   let dir: string;

@@ -115,7 +115,7 @@ class BearerFlow implements AuthFlow {
   async authorize(challenge: Challenge): Promise<void> {
     throw new RuntimeError(
       'mcp_authorization_failed',
-      `MCP server ${this.#serverId} refused the bearer token from its token_env${challenge.stepUp ? ' (insufficient scope)' : ''}`,
+      `MCP server ${this.#serverId} refused the static token from its token_env${challenge.stepUp ? ' (insufficient scope)' : ''}`,
     );
   }
 
