@@ -13,6 +13,7 @@
  *
  * Reproduce: npm run bench -- mcp-endpoint [--seq 2000] [--inflight 16] [--total 16000] [--audit file|memory] [--durability strict|relaxed]
  */
+import { closeSync, fdatasyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,7 +33,7 @@ import { buildApiServer } from '../src/api/http/server.ts';
 import { createRuntime } from '../src/index.ts';
 import { createLogger } from '../src/log.ts';
 import { type CallFn, inFlight, sequential } from './load-shapes.ts';
-import { round } from './stats.ts';
+import { round, summarize } from './stats.ts';
 
 export const description =
   'MCP tools/call echo over Streamable HTTP: the runtime at /mcp/:agent_id vs the SDK bare server, p50/p99 and calls/s at 1 and 16 in flight';
@@ -82,6 +83,27 @@ function bareServer(): HttpServer {
       await transport.handleRequest(req, res, body);
     });
   });
+}
+
+/** p50/p99 of appending ~1 KB to a file in `dir` and fdatasync'ing it, `n` times after a warm-up. */
+function appendAndSync(dir: string, n: number): ReturnType<typeof summarize> {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'fdatasync-floor.bin');
+  const fd = openSync(file, 'a');
+  const block = Buffer.alloc(1024, 0x61);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < n + 200; i++) {
+      const started = performance.now();
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      if (i >= 200) samples.push(performance.now() - started);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  return summarize(samples);
 }
 
 async function client(url: string): Promise<Client> {
@@ -168,6 +190,10 @@ export async function run(options: Record<string, string>): Promise<Record<strin
       runtime: await sequential(echo(runtimeClients[0]!), seqN, warm),
       library_execute_alone: await sequential(libraryEcho, seqN, warm),
     };
+    // The floor strict durability puts under every answer at one call in flight: one append and
+    // fdatasync on the audit directory's disk (what the file store does per group commit).
+    const fsyncFloor =
+      audit === 'file' && durability === 'strict' ? appendAndSync(path.join(dir, 'audit'), seqN) : undefined;
     const par = {
       bare_sdk: await inFlight((l) => echo(bareClients[l]!), width, total),
       runtime: await inFlight((l) => echo(runtimeClients[l]!), width, total),
@@ -189,6 +215,18 @@ export async function run(options: Record<string, string>): Promise<Record<strin
         [`runtime_throughput_over_bare_in_flight_${width}`]: round(tputRatio, 3),
         [`runtime_p50_over_bare_p50_in_flight_${width}`]: round(par.runtime.p50_us / par.bare_sdk.p50_us, 3),
       },
+      ...(fsyncFloor
+        ? {
+            durability_floor: {
+              append_fdatasync: fsyncFloor,
+              // even with no other work at all: bare p50 + one fdatasync, over bare p50
+              bare_plus_fdatasync_over_bare_p50: round(
+                (seq.bare_sdk.p50_us + fsyncFloor.p50_us) / seq.bare_sdk.p50_us,
+                3,
+              ),
+            },
+          }
+        : {}),
       goal: {
         p50_at_most_1_5x_bare: p50Ratio <= 1.5,
         throughput_at_least_0_5x_bare: tputRatio >= 0.5,

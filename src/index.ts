@@ -19,4 +19,6 @@ export type { AuditEvent, AuditEventType, AuditQuery } from './audit/events.ts';
 export type { VerifyResult } from './audit/hash-chain.ts';
 export type { Config, ConfigInput } from '../config/schema.ts';
 export { ConfigError } from '../config/load.ts';
+export type { InteractiveLogin } from './capabilities/mcp/auth/authorization-code.ts';
+export type { ElicitationHandler, ElicitationRequest } from './capabilities/mcp/elicitation.ts';
 export { ERROR_CATALOGUE, RuntimeError, type ErrorCode, type WireError } from './errors.ts';

@@ -57,6 +57,7 @@ import { type ComponentHealth, type ComponentStatus, worstStatus } from './healt
 import type { SessionClient } from './session-protocol.ts';
 import { openTokenStore } from './capabilities/mcp/auth/token-store.ts';
 import type { InteractiveLogin } from './capabilities/mcp/auth/upstream-auth.ts';
+import type { ElicitationHandler } from './capabilities/mcp/elicitation.ts';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** The org of the runtime's own events (policy loads), apart from every tenant's trail. */
@@ -71,6 +72,11 @@ export interface RuntimeOptions extends Omit<LoadOptions, 'overrides'> {
    * mcp_authorization_required.
    */
   mcpLogin?: InteractiveLogin;
+  /**
+   * A person answers upstream MCP servers' form elicitation (CLI `run FILE` on a terminal, or a
+   * library caller's own UI). Without it the runtime does not declare elicitation to servers.
+   */
+  mcpElicitation?: ElicitationHandler;
 }
 
 export type { ComponentStatus };
@@ -113,18 +119,19 @@ export class Runtime {
   /** The environment as it was at boot: planner API keys are looked up here, never in process.env later. */
   readonly #env: Readonly<Record<string, string | undefined>>;
 
-  readonly #mcpLogin: InteractiveLogin | undefined;
+  /** where a person is at hand: OAuth logins and upstream elicitation (RuntimeOptions) */
+  readonly #person: Pick<RuntimeOptions, 'mcpLogin' | 'mcpElicitation'>;
 
   constructor(
     config: Readonly<Config>,
     logger: Logger,
     env: Record<string, string | undefined> = {},
-    mcpLogin?: InteractiveLogin,
+    person: Pick<RuntimeOptions, 'mcpLogin' | 'mcpElicitation'> = {},
   ) {
     this.config = config;
     this.log = logger;
     this.#env = Object.freeze({ ...env });
-    this.#mcpLogin = mcpLogin;
+    this.#person = person;
   }
 
   async start(): Promise<void> {
@@ -192,7 +199,8 @@ export class Runtime {
     this.#mcp = new McpGateway(this.config, this.log, this.#pins, this.#tracing, {
       store: openTokenStore(this.config),
       env: this.#env,
-      ...(this.#mcpLogin ? { interactive: this.#mcpLogin } : {}),
+      ...(this.#person.mcpLogin ? { interactive: this.#person.mcpLogin } : {}),
+      ...(this.#person.mcpElicitation ? { elicit: this.#person.mcpElicitation } : {}),
     });
     this.#capabilityCache = await createAgentCapabilityCache(this.config, this.log);
     this.#supervisor = new Supervisor(this.config, this.#audit, this.log, this.#mcp, this.#capabilityCache);
@@ -642,7 +650,10 @@ export class Session {
 /** Loads the configuration (defaults < config/<ENVIRONMENT>.yaml < env < `config`) and builds a runtime. */
 export function createRuntime(config: ConfigInput = {}, options: RuntimeOptions = {}): Runtime {
   const loaded = loadConfig({ ...options, overrides: config });
-  return new Runtime(loaded, options.logger ?? createLogger(loaded), options.env ?? process.env, options.mcpLogin);
+  return new Runtime(loaded, options.logger ?? createLogger(loaded), options.env ?? process.env, {
+    ...(options.mcpLogin ? { mcpLogin: options.mcpLogin } : {}),
+    ...(options.mcpElicitation ? { mcpElicitation: options.mcpElicitation } : {}),
+  });
 }
 
 function firstResult(results: ActionResult[]): ActionResult {

@@ -19,7 +19,15 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+  ErrorCode,
+  McpError,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitationHandler } from '../../src/capabilities/mcp/elicitation.ts';
 import type { McpServerConfig } from '../../src/contracts.ts';
 import {
   type ErrorCode as RuntimeErrorCode,
@@ -32,7 +40,7 @@ import type { Logger } from '../../src/log.ts';
 import type { AuthFlow } from '../../src/capabilities/mcp/auth/auth-flow.ts';
 import {
   authorizedFetch,
-  type UpstreamAuthContext,
+  type UpstreamContext,
   upstreamAuthFlow,
 } from '../../src/capabilities/mcp/auth/upstream-auth.ts';
 import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
@@ -46,8 +54,8 @@ export interface ConnectionOptions {
   onChange(snapshot: McpServerSnapshot): void;
   /** pinned tool definitions (issue 20): what of a listed tool set may be used */
   pins?: PinGuard;
-  /** servers with `auth` (issue 22): token store, secrets' environment, interactive login */
-  auth?: UpstreamAuthContext;
+  /** servers with `auth` (issue 22): token store, secrets' environment; where a person is at hand, login and elicitation */
+  auth?: UpstreamContext;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -413,7 +421,11 @@ export class McpConnection {
   }
 
   async #attempt(): Promise<void> {
-    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    const elicit = this.#opts.auth?.elicit;
+    const client = new Client(CLIENT_INFO, {
+      capabilities: elicit ? { elicitation: { form: { applyDefaults: true } } } : {},
+    });
+    if (elicit) client.setRequestHandler(ElicitRequestSchema, (request) => this.#elicit(elicit, request.params));
     this.#client = client;
     this.#stderrTail = [];
     client.onclose = () =>
@@ -483,6 +495,21 @@ export class McpConnection {
       for (const raw of lines) this.#onStderr(raw);
     });
     return transport;
+  }
+
+  /** A form elicitation of the server, put to the person at hand; URL mode is declined. */
+  async #elicit(elicit: ElicitationHandler, params: ElicitRequest['params']): Promise<ElicitResult> {
+    if (!('requestedSchema' in params)) return { action: 'decline' };
+    this.#log.info('MCP server asks the person for input (elicitation)');
+    const result = await elicit({
+      orgId: this.orgId,
+      serverId: this.server.id,
+      serverName: this.name,
+      message: params.message,
+      requestedSchema: params.requestedSchema as Record<string, unknown>,
+    });
+    this.#log.info({ action: result.action }, 'elicitation answered');
+    return result;
   }
 
   /**

@@ -20,7 +20,7 @@ import type { Logger } from '../../src/log.ts';
 import { mcpConnectionKey } from '../../src/capabilities/mcp/naming.ts';
 import { McpConnection } from './connection.ts';
 import type { PinGuard } from '../../src/capabilities/mcp/tool-pins.ts';
-import type { UpstreamAuthContext } from '../../src/capabilities/mcp/auth/upstream-auth.ts';
+import type { UpstreamContext } from '../../src/capabilities/mcp/auth/upstream-auth.ts';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Tracing } from '../../src/telemetry/tracing.ts';
 import type { McpCallOutcome, McpServerSnapshot, McpToolInfo } from '../../src/capabilities/mcp/shapes.ts';
@@ -57,9 +57,9 @@ export class McpGateway {
   readonly #tracing: Tracing | undefined;
   readonly #pinRecheck: NodeJS.Timeout | undefined;
   /** token store, secrets' environment and (CLI) the interactive login, for servers with `auth` */
-  readonly #auth: UpstreamAuthContext;
+  readonly #auth: UpstreamContext;
 
-  constructor(config: Config, log: Logger, pins?: PinGuard, tracing?: Tracing, auth?: UpstreamAuthContext) {
+  constructor(config: Config, log: Logger, pins?: PinGuard, tracing?: Tracing, auth?: UpstreamContext) {
     this.#config = config;
     this.#auth = auth ?? { store: undefined, env: {} };
     this.#tracing = tracing;

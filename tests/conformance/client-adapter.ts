@@ -9,7 +9,7 @@
  * gateway (authorizing as the entry says), lists its tools and calls each one as an action.
  * Logins happen the way `run FILE` does them: the URL goes to $BROWSER (tests/helpers/
  * browser-follow.mjs, which approves like a person would) and the code comes back on the
- * loopback redirect.
+ * loopback redirect; an elicitation is answered by accepting the server's defaults.
  *
  * Exit 0 when every tool call succeeded; 1 otherwise (some scenarios expect the client to fail).
  */
@@ -95,6 +95,8 @@ async function main(): Promise<number> {
     {
       env: { ...process.env, ENVIRONMENT: 'test' },
       mcpLogin: terminalLogin(process.stderr, { BROWSER: `${process.execPath} ${BROWSER}` }, 20_000),
+      // The person at hand accepts what the server proposes (its defaults), as a person clicking OK would.
+      mcpElicitation: async () => ({ action: 'accept', content: {} }),
     },
   );
   await runtime.start();

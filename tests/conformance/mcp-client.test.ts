@@ -1,19 +1,19 @@
 /**
  * Issue 22: the official MCP conformance suite's client scenarios, played by the runtime's own
  * MCP client (tests/conformance/client-adapter.ts turns each scenario into a catalogue entry
- * with its `auth`; the runtime's gateway does the rest): initialize, tools_call, sse-retry, every
+ * with its `auth`; the runtime's gateway does the rest): initialize, tools_call, sse-retry,
+ * elicitation with defaults, every
  * authorization scenario of the 2025-11-25 spec (discovery variants, client ID metadata
  * documents, pre-registration, dynamic registration with each token endpoint auth method, scope
  * selection, step-up and its retry limit, the 2025-03-26 back-compat paths) and those of the
  * drafts that the suite ships (resource mismatch, offline access), plus the client-credentials
  * extension (client secret and private-key JWT).
  *
- * Not run, and why:
- * - elicitation-sep1034-client-defaults: it needs a client that answers an upstream server's
- *   elicitation with a person's input; the runtime's gateway does not take part in elicitation
- *   (it declares no such capability), so an upstream server cannot ask the runtime's users.
- * - auth/cross-app-access-complete-flow: the cross-app access (ID-JAG) extension, not a grant the
- *   catalogue offers.
+ * The elicitation scenario's server asks the person for input during a call; the adapter's
+ * person (RuntimeOptions.mcpElicitation) accepts the server's defaults, which the SDK fills in.
+ *
+ * Not run: auth/cross-app-access-complete-flow, the cross-app access (ID-JAG) extension, which
+ * is not a grant the catalogue offers.
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,7 @@ const SCENARIOS = [
   'initialize',
   'tools_call',
   'sse-retry',
+  'elicitation-sep1034-client-defaults',
   'auth/metadata-default',
   'auth/metadata-var1',
   'auth/metadata-var2',

@@ -16,6 +16,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OAuthServerFixture, startOAuthServer } from '../fixtures/mcp/oauth-protected-server.ts';
 import { type Harness, startHarness, TOKENS } from '../unit/api/api-harness.ts';
+import { createRuntime, type ElicitationRequest } from '../../src/index.ts';
 
 const STATIC = `planted-static-${randomBytes(8).toString('hex')}`;
 const CLIENT_TOKEN = Object.keys(TOKENS)[0]!;
@@ -103,6 +104,60 @@ describe('issue-22: no token passthrough', () => {
     expect(toGuarded.every((header) => header === undefined)).toBe(true);
     // The bearer server got its own token, and from the "wrong" entry only that entry's token.
     expect(new Set(toStatic)).toEqual(new Set([`Bearer ${STATIC}`, 'Bearer planted-wrong-token']));
+  });
+
+  it('a daemon declares no elicitation: an upstream server cannot question its users', async () => {
+    const session = await h.runtime.createSession({
+      org_id: 'acme',
+      user_id: 'u',
+      agent_id: 'a',
+      mcp_servers: ['static'],
+      policy: { max_iterations: 10 },
+    });
+    const result = await session.execute({ name: 'mcp__static__ask', params: {} });
+    expect(result.success, JSON.stringify(result)).toBe(true);
+    expect(JSON.stringify(result.result)).toContain('elicitation refused');
+    await session.end();
+  });
+
+  it("a library caller's person answers an upstream server's question (mcpElicitation)", async () => {
+    const asked: ElicitationRequest[] = [];
+    const runtime = createRuntime(
+      {
+        runtime: { workers: 1 },
+        audit: { storage_type: 'memory' },
+        mcp: {
+          servers: [
+            {
+              id: 'static',
+              transport: { type: 'http', url: bearerServer.mcpUrl },
+              auth: { type: 'bearer', token_env: 'UPSTREAM_TOKEN' },
+            },
+          ],
+        },
+      },
+      {
+        env: { ENVIRONMENT: 'test', UPSTREAM_TOKEN: STATIC },
+        mcpElicitation: async (request) => {
+          asked.push(request);
+          return { action: 'accept', content: { name: 'ada' } };
+        },
+      },
+    );
+    await runtime.start();
+    try {
+      const session = await runtime.createSession({
+        org_id: 'acme',
+        user_id: 'u',
+        agent_id: 'a',
+        mcp_servers: ['static'],
+      });
+      const result = await session.execute({ name: 'mcp__static__ask', params: {} });
+      expect(JSON.stringify(result.result)).toContain('answered accept {\\"name\\":\\"ada\\"}');
+      expect(asked).toMatchObject([{ orgId: 'acme', serverId: 'static', message: 'Your name?' }]);
+    } finally {
+      await runtime.stop();
+    }
   });
 
   it('says why a bearer server contributes nothing, without its token', async () => {

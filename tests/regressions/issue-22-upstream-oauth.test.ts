@@ -107,7 +107,7 @@ describe('issue-22: a remote MCP server behind OAuth (authorization code)', () =
     expect(login.code, login.stderr).toBe(0);
     expect(login.stderr).toContain('MCP server remote needs a login for org acme');
     expect(login.stderr).toMatch(/http:\/\/127\.0\.0\.1:\d+\/authorize\?/);
-    expect(login.stdout).toContain('remote: org acme is authorized; 2 tool(s)');
+    expect(login.stdout).toContain('remote: org acme is authorized; 3 tool(s)');
     expect(upstream.grants).toContain('authorization_code');
     // On disk: one file, private, holding none of the tokens in clear.
     const files = await readdir(path.join(dir, 'tokens'));
@@ -124,7 +124,10 @@ describe('issue-22: a remote MCP server behind OAuth (authorization code)', () =
   });
 
   it('a second login with good tokens asks nobody', async () => {
-    const again = await runCli(['mcp', 'login', 'remote', '--org', 'acme'], { ...env, BROWSER: '' });
+    const again = await runCli(['mcp', 'login', 'remote', '--org', 'acme', '--timeout', '10'], {
+      ...env,
+      BROWSER: '',
+    });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('the stored tokens were still good');
     expect(again.stderr).not.toContain('needs a login');

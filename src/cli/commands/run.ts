@@ -10,6 +10,8 @@ import type { ActionResult, SessionStatus } from '../../contracts.ts';
 import type { AuditEvent } from '../../audit/events.ts';
 import { type Command, EXIT_FAILED, EXIT_OK, UsageError } from '../command.ts';
 import { readSessionFile } from '../session-file.ts';
+import type { ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ElicitationRequest } from '../../capabilities/mcp/elicitation.ts';
 
 const PAGE = 1000;
 
@@ -29,7 +31,8 @@ High-risk actions (policy.high_risk_tools) are asked about on the terminal when 
 TTY; otherwise they wait for policy.approval_timeout_seconds and are denied.
 An MCP server of the catalogue that needs an OAuth login (auth {type: oauth}) gets one here
 when stdin is a TTY or $BROWSER is set: the URL is printed to stderr (and opened with
-$BROWSER), as with mcp login.
+$BROWSER), as with mcp login. On a terminal, a server's question for the person (MCP form
+elicitation) is shown with its default values, to accept or decline.
 Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or options are invalid.`,
 
   async run(argv) {
@@ -42,7 +45,9 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
     if (positionals.length !== 1) throw new UsageError('expected exactly one session file (see --help)');
     const request = await readSessionFile(positionals[0]!);
     if (request.planner?.type === 'external' || request.planner === undefined) {
-      throw new UsageError(`${positionals[0]}: planner.type must be scripted or openai for run (external sessions are driven over the API)`);
+      throw new UsageError(
+        `${positionals[0]}: planner.type must be scripted or openai for run (external sessions are driven over the API)`,
+      );
     }
 
     // Loaded only now: a bad file is refused without starting (or even loading) the runtime.
@@ -53,7 +58,14 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
     // A server that asks for an OAuth login gets it here when someone can answer: a terminal,
     // or a $BROWSER to open the URL with (the prompt goes to stderr).
     const someoneThere = process.stdin.isTTY === true || Boolean(process.env.BROWSER);
-    const runtime = createRuntime({}, someoneThere ? { mcpLogin: terminalLogin(process.stderr, process.env) } : {});
+    const runtime = createRuntime(
+      {},
+      {
+        ...(someoneThere ? { mcpLogin: terminalLogin(process.stderr, process.env) } : {}),
+        // A server's question for the person (MCP elicitation) is asked here only on a terminal.
+        ...(process.stdin.isTTY === true ? { mcpElicitation: elicitOnTerminal } : {}),
+      },
+    );
     await runtime.start();
     const interactive = process.stdin.isTTY === true;
     let status: SessionStatus;
@@ -63,12 +75,19 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
         runtime.onApprovalRequested(({ session_id, org_id, approval }) => {
           if (session_id !== session.id || org_id !== session.orgId) return;
           void askOnTerminal(approval.name, approval.params, approval.expires_at).then((granted) =>
-            session.approve(approval.action_id, granted, { decided_by: 'terminal', reason: granted ? 'approved on the terminal' : 'denied on the terminal' }).catch(() => {}),
+            session
+              .approve(approval.action_id, granted, {
+                decided_by: 'terminal',
+                reason: granted ? 'approved on the terminal' : 'denied on the terminal',
+              })
+              .catch(() => {}),
           );
         });
       } else if (!values.json) {
         runtime.onApprovalRequested(({ approval }) => {
-          console.error(`approval needed for ${approval.name} (${approval.action_id}); no terminal attached, it will be denied at ${approval.expires_at}`);
+          console.error(
+            `approval needed for ${approval.name} (${approval.action_id}); no terminal attached, it will be denied at ${approval.expires_at}`,
+          );
         });
       }
       status = await session.run();
@@ -117,6 +136,32 @@ async function askOnTerminal(name: string, params: unknown, expiresAt: string): 
       `High-risk action ${name} with params ${JSON.stringify(params)}\nApprove it? (expires ${expiresAt}) [y/N] `,
     );
     return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * An upstream MCP server's form elicitation on the terminal: its message and fields with their
+ * defaults; the person accepts them all or declines (no free-form answers from the terminal).
+ */
+async function elicitOnTerminal(request: ElicitationRequest): Promise<ElicitResult> {
+  const properties = (request.requestedSchema.properties ?? {}) as Record<
+    string,
+    { default?: unknown; title?: string }
+  >;
+  const fields = Object.entries(properties)
+    .map(
+      ([name, p]) =>
+        `  ${p.title ?? name}: ${p.default === undefined ? '(no default)' : JSON.stringify(p.default)}`,
+    )
+    .join('\n');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(
+      `MCP server ${request.serverName} asks: ${request.message}\n${fields}\nAnswer with these values? [y/N] `,
+    );
+    return /^y(es)?$/i.test(answer.trim()) ? { action: 'accept', content: {} } : { action: 'decline' };
   } finally {
     rl.close();
   }

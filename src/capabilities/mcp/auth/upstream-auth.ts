@@ -17,22 +17,26 @@ import { type AuthFlow, type Challenge, secretFromEnv } from './auth-flow.ts';
 import { AuthorizationCodeFlow, type InteractiveLogin } from './authorization-code.ts';
 import { ClientCredentialsFlow } from './client-credentials.ts';
 import type { TokenStore } from './token-store.ts';
+import type { ElicitationHandler } from '../elicitation.ts';
 
 export type { InteractiveLogin } from './authorization-code.ts';
 
-export interface UpstreamAuthContext {
+/** What the gateway's connections get from the runtime for servers that need a person or a secret. */
+export interface UpstreamContext {
   /** sealed token store (MCP_TOKEN_DIR / MCP_TOKEN_KEY); needed by the authorization_code grant */
   store: TokenStore | undefined;
   env: Readonly<Record<string, string | undefined>>;
   /** set where a person is at hand (mcp login, run FILE): logins complete there */
   interactive?: InteractiveLogin;
+  /** set where a person is at hand: upstream servers' form elicitation is answered there */
+  elicit?: ElicitationHandler;
 }
 
 /** The authorization flow of one org's use of one server; undefined for a server without auth. */
 export function upstreamAuthFlow(
   server: McpServerConfig,
   orgId: string,
-  ctx: UpstreamAuthContext,
+  ctx: UpstreamContext,
 ): AuthFlow | undefined {
   const auth = server.auth;
   if (auth === undefined || server.transport.type !== 'http') return undefined;
