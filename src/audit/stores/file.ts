@@ -9,7 +9,7 @@
  * that listed the files before it would miss the events that moved to audit.1.jsonl.
  */
 import { randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, fdatasyncSync, writeSync } from 'node:fs';
 import { access, type FileHandle, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -97,8 +97,13 @@ export class FileAuditStore implements AuditStore {
       const data = lines.bytes();
       if (this.#size > 0 && this.#size + data.length > this.#maxFileSize) await this.#rotate();
       const handle = this.#currentHandle();
-      await writeAll(handle, data);
-      await handle.datasync();
+      // Written and synced on this thread, not through libuv's thread pool: the store lives on
+      // the audit thread, which has nothing else to do meanwhile (appends arriving now wait in
+      // its port and join the next batch), and the two pool round trips cost more than the
+      // fdatasync itself on a fast disk (~250 vs ~140 µs per commit here). A strict-durability
+      // answer waits for exactly this.
+      writeAllSync(handle.fd, data);
+      fdatasyncSync(handle.fd);
       this.#size += data.length;
       const ids = this.#idsOf(0);
       for (const id of fresh) {
@@ -513,6 +518,15 @@ async function forEachLine(path: string, visit: (line: string) => void | Promise
   } finally {
     lines.close();
     input.destroy();
+  }
+}
+
+function writeAllSync(fd: number, data: Buffer): void {
+  let offset = 0;
+  while (offset < data.length) {
+    const written = writeSync(fd, data, offset, data.length - offset);
+    if (written === 0) throw new Error('write() wrote no bytes');
+    offset += written;
   }
 }
 
