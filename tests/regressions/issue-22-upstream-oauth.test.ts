@@ -166,6 +166,27 @@ describe('issue-22: a remote MCP server behind OAuth (authorization code)', () =
     await session.end();
   });
 
+  it('with the authorization server down, calls go on with the token in hand; the refresh comes later', async () => {
+    upstream.setTokenEndpointDown(true);
+    try {
+      await new Promise((r) => setTimeout(r, 1100));
+      const session = await sessionOf('acme');
+      await toolsArrive(session);
+      const result = await session.execute({ name: 'mcp__remote__whoami', params: {} });
+      expect(result.success, JSON.stringify(result)).toBe(true);
+      expect(upstream.grants).toContain('refused: down');
+      await session.end();
+    } finally {
+      upstream.setTokenEndpointDown(false);
+    }
+    const refreshes = upstream.grants.filter((g) => g === 'refresh_token').length;
+    const session = await sessionOf('acme');
+    await toolsArrive(session);
+    expect((await session.execute({ name: 'mcp__remote__whoami', params: {} })).success).toBe(true);
+    expect(upstream.grants.filter((g) => g === 'refresh_token').length).toBeGreaterThan(refreshes);
+    await session.end();
+  });
+
   it("tokens are per org: another org's session gets nothing from acme's login", async () => {
     const seen = upstream.seenAuthorization.length;
     const session = await sessionOf('beta');
