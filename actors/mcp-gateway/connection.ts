@@ -211,7 +211,7 @@ export class McpConnection {
       await this.#loadTools(client);
     } catch (err) {
       this.#log.warn(
-        { err: (err as Error).message },
+        { err: this.#redact(errorMessage(err)) },
         'could not list the MCP tools again; keeping the last list',
       );
       return;
@@ -433,7 +433,7 @@ export class McpConnection {
     client.onerror = (err) => this.#log.debug({ err: this.#redact(err.message) }, 'MCP transport error');
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       this.#refreshTools(client).catch((err) =>
-        this.#log.warn({ err: (err as Error).message }, 'could not refresh the MCP tool list'),
+        this.#log.warn({ err: this.#redact(errorMessage(err)) }, 'could not refresh the MCP tool list'),
       );
     });
     const timeoutMs = this.#opts.connectionTimeoutMs + this.#loginWindowMs();
