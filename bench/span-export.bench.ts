@@ -1,0 +1,198 @@
+/**
+ * Where should worker spans be exported (issue 21, "measure and choose")? The same span work in
+ * two session-worker threads, two ways, taking turns in one process run:
+ *
+ *   worker: each worker exports its own spans (batch processor + OTLP exporter in the worker),
+ *           what the runtime does (src/telemetry/tracing.ts)
+ *   main:   each worker ships its ended spans as plain data to the main thread in batches of
+ *           512 (a postMessage each), and the main thread exports them with one OTLP exporter
+ *
+ * to a receiver in this process that reads and drops the requests. Reported: CPU per span of the
+ * workers, of the main thread and of the whole process (GC and libuv threads included), and the
+ * wall time. The main thread is where the runtime routes every message and serves the API: work
+ * moved there delays every session, not only the ones that make spans.
+ *
+ *   npm run bench -- span-export [--spans 50000] [--rounds 3] [--protocol http/protobuf|http/json]
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { MODULE_EXT, workerBootstrap } from '../src/worker-entry.ts';
+import type { TracingSettings } from '../src/telemetry/tracing.ts';
+import { cpuPerItem, readCpu, threadIds } from './cpu.ts';
+import type { PlainSpan } from './fixtures/span-worker.ts';
+import { round } from './stats.ts';
+
+export const description =
+  'worker spans exported by each worker vs shipped to the main thread and exported there: CPU per span and wall time';
+
+const WORKERS = 2;
+type Mode = 'worker' | 'main';
+
+export async function run(options: Record<string, string>): Promise<Record<string, unknown>> {
+  const spansPerWorker = Math.ceil(Number(options.spans ?? 50_000) / WORKERS);
+  const rounds = Number(options.rounds ?? 3);
+  const protocol = options.protocol === 'http/json' ? 'http/json' : 'http/protobuf';
+  let received = 0;
+  const receiver = createServer((req, res) => {
+    req.on('data', (c: Buffer) => {
+      received += c.length;
+    });
+    req.on('end', () => res.writeHead(200).end());
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
+  const settings: TracingSettings = {
+    protocol,
+    url,
+    headers: {},
+    serviceName: 'semibot-runtime',
+    resourceAttributes: {},
+    sampler: 'always_on',
+    samplerArg: undefined,
+    batch: {},
+  };
+  // The main thread's exporter for shipped spans (mode main).
+  const exporter = protocol === 'http/json' ? new OTLPJsonExporter({ url }) : new OTLPProtoExporter({ url });
+  const resource = resourceFromAttributes({ 'service.name': 'semibot-runtime' });
+  const scope = { name: 'semibot-runtime' };
+  const exportShipped = (spans: PlainSpan[]) =>
+    new Promise<void>((resolve) =>
+      exporter.export(
+        spans.map((s) => readable(s, resource, scope)),
+        () => resolve(),
+      ),
+    );
+
+  const once = async (mode: Mode) => {
+    const before = threadIds();
+    const workers = Array.from(
+      { length: WORKERS },
+      () =>
+        new Worker(workerBootstrap(path.join(import.meta.dirname, `fixtures/span-worker.${MODULE_EXT}`)), {
+          eval: true,
+          workerData: { mode, settings, count: spansPerWorker },
+        }),
+    );
+    const exports: Promise<void>[] = [];
+    const go = () =>
+      Promise.all(
+        workers.map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              const onMessage = (m: { spans?: PlainSpan[]; done?: boolean }) => {
+                if (m.spans) exports.push(exportShipped(m.spans));
+                if (m.done) {
+                  worker.off('message', onMessage);
+                  resolve();
+                }
+              };
+              worker.on('message', onMessage);
+              worker.postMessage('go');
+            }),
+        ),
+      ).then(() => Promise.all(exports.splice(0)));
+    // One unmeasured pass: the workers load and every side's code is compiled hot, as in a
+    // runtime that has been running a while.
+    await go();
+    const workerThreads = threadIds().filter((t) => !before.includes(t));
+    const named: Record<string, string> = { main: String(process.pid) };
+    workerThreads.forEach((tid, i) => {
+      named[`thread_${i}`] = tid;
+    });
+    const cpu0 = readCpu(named);
+    const t0 = performance.now();
+    await go();
+    const wallMs = performance.now() - t0;
+    const cpu1 = readCpu(named);
+    await Promise.all(workers.map((w) => w.terminate()));
+    const spans = spansPerWorker * WORKERS;
+    const perSpan = cpuPerItem(cpu0, cpu1, spans);
+    // Threads other than main: the two workers plus whatever started with them (their V8 helpers).
+    const workerUs = Object.entries(perSpan)
+      .filter(([k]) => k.startsWith('thread_'))
+      .reduce((sum, [, v]) => sum + v, 0);
+    return {
+      spans,
+      wall_ms: round(wallMs, 1),
+      spans_per_s: Math.round(spans / (wallMs / 1000)),
+      cpu_us_per_span: {
+        process: perSpan.runtime_us!,
+        main_thread: perSpan.main_us!,
+        new_threads: round(workerUs, 2),
+      },
+    };
+  };
+
+  const results: Record<Mode, Array<Awaited<ReturnType<typeof once>>>> = { worker: [], main: [] };
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of r % 2 === 0 ? (['worker', 'main'] as const) : (['main', 'worker'] as const)) {
+        results[mode].push(await once(mode));
+      }
+    }
+  } finally {
+    await exporter.shutdown().catch(() => {});
+    await new Promise((resolve) => receiver.close(resolve));
+  }
+  const median = (mode: Mode, pick: (r: Awaited<ReturnType<typeof once>>) => number) => {
+    const values = results[mode].map(pick).sort((a, b) => a - b);
+    return values[values.length >> 1]!;
+  };
+  const processCpu = {
+    worker: median('worker', (r) => r.cpu_us_per_span.process),
+    main: median('main', (r) => r.cpu_us_per_span.process),
+  };
+  const mainCpu = {
+    worker: median('worker', (r) => r.cpu_us_per_span.main_thread),
+    main: median('main', (r) => r.cpu_us_per_span.main_thread),
+  };
+  return {
+    protocol,
+    workers: WORKERS,
+    rounds: results,
+    median_cpu_us_per_span: { process: processCpu, main_thread: mainCpu },
+    median_wall_ms: { worker: median('worker', (r) => r.wall_ms), main: median('main', (r) => r.wall_ms) },
+    ship_to_main_over_per_worker: {
+      process_cpu: round(processCpu.main / processCpu.worker, 3),
+      main_thread_cpu_us_per_span_added: round(mainCpu.main - mainCpu.worker, 2),
+    },
+    otlp_bytes_received: received,
+  };
+}
+
+/** A shipped span as the OTLP exporter reads it. */
+function readable(
+  s: PlainSpan,
+  resource: ReadableSpan['resource'],
+  instrumentationScope: ReadableSpan['instrumentationScope'],
+): ReadableSpan {
+  const spanContext = { traceId: s.traceId, spanId: s.spanId, traceFlags: s.traceFlags };
+  return {
+    name: s.name,
+    kind: s.kind,
+    spanContext: () => spanContext,
+    parentSpanContext:
+      s.parentSpanId === undefined
+        ? undefined
+        : { traceId: s.traceId, spanId: s.parentSpanId, traceFlags: s.traceFlags },
+    startTime: s.startTime,
+    endTime: s.endTime,
+    duration: s.duration,
+    status: s.status,
+    attributes: s.attributes as ReadableSpan['attributes'],
+    links: [],
+    events: [],
+    ended: true,
+    resource,
+    instrumentationScope,
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}
