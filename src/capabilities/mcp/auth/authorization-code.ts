@@ -59,7 +59,19 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
   #pendingAuthorization: URL | undefined;
   /** a step-up must not be answered by a refresh (it would bring back the same scope) */
   #hideRefreshToken = false;
+  /** this auth() may not open a login: a refresh is tried without a person (see #authorize) */
+  #silent = false;
+  /** the refresh token handed to the SDK in this auth() (only that one may be invalidated) */
+  #refreshTokenInUse: string | undefined;
+  /** a code is being exchanged: its answer replaces the tokens whole */
+  #exchangingCode = false;
+  /** the access token a daemon found short of scope: refused until a login replaces it */
+  #shortOfScope: { token: string; scope: string | undefined } | undefined;
+  /** when a refresh last failed (ms): the next proactive one waits REFRESH_BACKOFF_MS */
+  #refreshFailedAt = 0;
   #lastKnown: StoredAuthorization = {};
+  /** one auth() at a time: a refresh, a login or a step-up share the login state above */
+  #queue: Promise<unknown> = Promise.resolve();
   #authorizing: Promise<void> | undefined;
   #refreshing: Promise<void> | undefined;
 
@@ -75,16 +87,31 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
     this.#store = store;
     this.#env = env;
     this.#interactive = interactive;
+    // Registering a client is part of a person's login, never the daemon's, and a pre-registered
+    // client is never registered again elsewhere: without saveClientInformation the SDK refuses
+    // to register (and to present a client bound to another authorization server).
+    if (interactive && config.client_id === undefined) {
+      this.saveClientInformation = (info) => this.#saveClient(info);
+    }
   }
+
+  saveClientInformation?: (info: OAuthClientInformationMixed) => Promise<void>;
 
   // ── AuthFlow ────────────────────────────────────────────────────────────────────────────────
 
   async token(): Promise<string | undefined> {
     let record = await this.#load();
     const tokens = record.tokens;
-    if (tokens?.refresh_token && expiresSoon(tokens, record.obtained_at)) {
+    if (tokens && this.#shortOfScope?.token === tokens.access_token) {
+      throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, moreScope(this.#shortOfScope.scope));
+    }
+    if (
+      tokens?.refresh_token &&
+      expiresSoon(tokens, record.obtained_at) &&
+      Date.now() - this.#refreshFailedAt > REFRESH_BACKOFF_MS
+    ) {
       // Refreshed before it expires; requests arriving meanwhile wait for the one refresh.
-      this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing ??= this.#serial(() => this.#refresh()).finally(() => {
         this.#refreshing = undefined;
       });
       await this.#refreshing;
@@ -95,7 +122,7 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
 
   authorize(challenge: Challenge): Promise<void> {
     // Requests that meet the challenge together share one authorization (one login).
-    this.#authorizing ??= this.#authorize(challenge).finally(() => {
+    this.#authorizing ??= this.#serial(() => this.#authorize(challenge)).finally(() => {
       this.#authorizing = undefined;
     });
     return this.#authorizing;
@@ -114,13 +141,25 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
     return out;
   }
 
+  /** Runs `work` after the auth() calls before it: they share the login state. */
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
   async #refresh(): Promise<void> {
+    const before = (await this.#load()).tokens?.access_token;
+    this.#silent = true;
     try {
       await this.#runAuth({ stepUp: false }, undefined);
     } catch {
       // Not fatal here: the request goes out with the token it has, and the server's 401 starts
       // the authorization proper (which reports why).
+    } finally {
+      this.#silent = false;
     }
+    if ((await this.#load()).tokens?.access_token === before) this.#refreshFailedAt = Date.now();
   }
 
   async #authorize(challenge: Challenge): Promise<void> {
@@ -128,46 +167,60 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
     if (!this.#interactive) {
       if (!record.tokens) throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, 'no login yet');
       if (challenge.stepUp) {
-        throw authorizationRequired(
-          this.#slot.serverId,
-          this.#slot.orgId,
-          `the server asks for more scope${challenge.scope ? ` (${printable(challenge.scope)})` : ''}`,
-        );
+        // Refused until a login brings a token with more scope: a reconnect with the same token
+        // would bring the tools back only to be refused again.
+        this.#shortOfScope = { token: record.tokens.access_token, scope: challenge.scope };
+        throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, moreScope(challenge.scope));
       }
     }
-    const redirect = this.#interactive
-      ? await LoopbackRedirect.listen(this.#config.redirect_port ?? 0)
-      : undefined;
+    // First without a person: a refresh may be all it takes, and must not cost the registration.
+    if (record.tokens?.refresh_token && !challenge.stepUp) {
+      this.#silent = true;
+      try {
+        if ((await this.#runAuth(challenge, undefined)) === 'AUTHORIZED') return;
+      } catch (err) {
+        if (!this.#interactive) {
+          if (err instanceof RuntimeError && err.code === 'mcp_authorization_required') {
+            throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, 'the refresh was refused');
+          }
+          throw err;
+        }
+      } finally {
+        this.#silent = false;
+      }
+    }
+    if (!this.#interactive)
+      throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, 'a person must approve');
+    const redirect = await LoopbackRedirect.listen(this.#config.redirect_port ?? 0);
     try {
-      this.#redirectUrl = redirect?.url;
+      this.#redirectUrl = redirect.url;
       // A dynamic registration made for another redirect URI (another login's port) is dropped so
       // the login registers again; pre-registered and metadata-document clients are kept.
-      if (
-        redirect &&
-        !this.#config.client_id &&
-        record.client &&
-        !registeredFor(record.client, redirect.url)
-      ) {
+      const client = (await this.#load()).client;
+      if (!this.#config.client_id && client && !registeredFor(client, redirect.url)) {
         await this.#store.update(this.#slot, (r) => ({ ...r, client: undefined }));
       }
       const result = await this.#runAuth(challenge, undefined);
       if (result === 'AUTHORIZED') return;
       const url = this.#pendingAuthorization;
-      if (!redirect || !url || !this.#state) {
+      if (!url || !this.#state) {
         throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, 'a person must approve');
       }
-      this.#interactive!.show(url, this.#slot.serverId, this.#slot.orgId);
-      const code = await redirect.expect(this.#state, this.#interactive!.timeoutMs);
+      this.#interactive.show(url, this.#slot.serverId, this.#slot.orgId);
+      const code = await redirect.expect(this.#state, this.#interactive.timeoutMs);
+      this.#exchangingCode = true;
       if ((await this.#runAuth(challenge, code)) !== 'AUTHORIZED') {
         throw new RuntimeError(
           'mcp_authorization_failed',
           `MCP server ${this.#slot.serverId}: the code was not accepted`,
         );
       }
+      this.#shortOfScope = undefined;
     } finally {
+      this.#exchangingCode = false;
       this.#redirectUrl = undefined;
       this.#pendingAuthorization = undefined;
-      await redirect?.close();
+      await redirect.close();
     }
   }
 
@@ -176,10 +229,12 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
     authorizationCode: string | undefined,
   ): Promise<'AUTHORIZED' | 'REDIRECT'> {
     this.#hideRefreshToken = challenge.stepUp;
+    this.#refreshTokenInUse = undefined;
     const scope = challenge.scope ?? this.#config.scope;
     try {
       return await auth(this, {
         serverUrl: this.#slot.serverUrl,
+        fetchFn: boundedFetch,
         ...(challenge.resourceMetadataUrl ? { resourceMetadataUrl: challenge.resourceMetadataUrl } : {}),
         ...(scope ? { scope } : {}),
         ...(authorizationCode !== undefined ? { authorizationCode } : {}),
@@ -241,40 +296,43 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
       };
     }
     // The daemon registers no client on its own: that is part of a person's login.
-    if (!record.client && !this.#interactive) {
+    if (!record.client && (!this.#interactive || this.#silent)) {
       throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, 'no login yet');
     }
     return record.client;
   }
 
-  async saveClientInformation(info: OAuthClientInformationMixed): Promise<void> {
-    // A pre-registered secret stays in its environment variable, never in the store.
-    const { client_secret: _secret, ...kept } = info as OAuthClientInformationMixed & {
-      client_secret?: string;
-    };
-    const client = this.#config.client_id !== undefined ? kept : info;
-    await this.#store.update(this.#slot, (r) => ({ ...r, client }));
+  async #saveClient(info: OAuthClientInformationMixed): Promise<void> {
+    await this.#store.update(this.#slot, (r) => ({ ...r, client: info }));
   }
 
   async tokens(): Promise<OAuthTokens | undefined> {
     const tokens = (await this.#load()).tokens;
-    if (!tokens || !this.#hideRefreshToken) return tokens;
-    const { refresh_token: _hidden, ...rest } = tokens;
-    return rest;
+    if (!tokens) return tokens;
+    if (this.#hideRefreshToken) {
+      const { refresh_token: _hidden, ...rest } = tokens;
+      return rest;
+    }
+    this.#refreshTokenInUse = tokens.refresh_token;
+    return tokens;
   }
 
   async saveTokens(tokens: OAuthTokens): Promise<void> {
+    const exchange = this.#exchangingCode;
     await this.#store.update(this.#slot, (r) => ({
       ...r,
-      // A refresh answer without a new refresh token keeps the old one (RFC 6749 §6).
-      tokens: { ...tokens, refresh_token: tokens.refresh_token ?? r.tokens?.refresh_token },
+      // A refresh answer without a new refresh token keeps the old one (RFC 6749 §6); a new grant
+      // (a code exchange) replaces the tokens whole.
+      tokens: exchange
+        ? tokens
+        : { ...tokens, refresh_token: tokens.refresh_token ?? r.tokens?.refresh_token },
       obtained_at: Date.now(),
     }));
     await this.#load();
   }
 
   redirectToAuthorization(authorizationUrl: URL): void {
-    if (!this.#interactive)
+    if (!this.#interactive || this.#silent)
       throw authorizationRequired(this.#slot.serverId, this.#slot.orgId, 'a person must approve');
     this.#pendingAuthorization = authorizationUrl;
   }
@@ -291,9 +349,15 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
   async invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier' | 'discovery'): Promise<void> {
     if (scope === 'verifier' || scope === 'all') this.#codeVerifier = undefined;
     if (scope === 'verifier') return;
+    const inUse = this.#refreshTokenInUse;
     await this.#store.update(this.#slot, (r) => ({
       ...r,
-      ...(scope === 'all' || scope === 'tokens' ? { tokens: undefined, obtained_at: undefined } : {}),
+      // Only the tokens this call used: another process may have refreshed them meanwhile (the
+      // loser of that race gets invalid_grant and must not wipe the winner's tokens).
+      ...((scope === 'all' || scope === 'tokens') &&
+      (inUse === undefined || r.tokens?.refresh_token === inUse)
+        ? { tokens: undefined, obtained_at: undefined }
+        : {}),
       ...(scope === 'all' || scope === 'client' ? { client: undefined } : {}),
       ...(scope === 'all' || scope === 'discovery' ? { discovery: undefined } : {}),
     }));
@@ -308,10 +372,22 @@ export class AuthorizationCodeFlow implements AuthFlow, OAuthClientProvider {
   }
 }
 
+/** The authorization server's endpoints get a deadline: a slow one must not hold every request. */
+const OAUTH_REQUEST_TIMEOUT_MS = 30_000;
+/** After a refresh that failed, the next proactive one waits this long (requests use the token in hand). */
+const REFRESH_BACKOFF_MS = 30_000;
+
+const boundedFetch: typeof fetch = (input, init) =>
+  fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(OAUTH_REQUEST_TIMEOUT_MS) });
+
 function registeredFor(client: OAuthClientInformationMixed, redirectUrl: string): boolean {
   const uris = (client as { redirect_uris?: string[] }).redirect_uris;
   // A client ID metadata document (client_id is its URL) names its own redirect URIs.
   return uris === undefined ? /^https:/.test(client.client_id) : uris.includes(redirectUrl);
+}
+
+function moreScope(scope: string | undefined): string {
+  return `the server asks for more scope${scope ? ` (${printable(scope)})` : ''}`;
 }
 
 function printable(text: string): string {

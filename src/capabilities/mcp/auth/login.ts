@@ -88,7 +88,8 @@ export async function login(
     const { tools } = await client.listTools(undefined, { timeout: config.mcp.connection_timeout * 1000 });
     return { tools: tools.length, prompted };
   } catch (err) {
-    if (err instanceof RuntimeError) throw err;
+    if (err instanceof RuntimeError)
+      throw new RuntimeError(err.code, redactLine(err.message, flow.secrets()), err.data);
     throw new RuntimeError(
       'mcp_authorization_failed',
       `login to MCP server ${serverId} failed: ${redactLine(errorMessage(err), flow.secrets())}`,
@@ -124,6 +125,20 @@ export async function logout(config: Config, serverId: string, orgId: string): P
   if (!token) return { removed, revoked: false, ...(removed ? { note: 'no token was stored' } : {}) };
   if (!endpoint)
     return { removed, revoked: false, note: 'the authorization server offers no revocation endpoint' };
+  // The token goes back only to the authorization server that issued it.
+  const issuedBy = record.tokens?.issuer;
+  const expected = (server.auth as { issuer?: string }).issuer;
+  const metadataIssuer = record.discovery?.authorizationServerMetadata?.issuer;
+  if (
+    (expected !== undefined && !sameIssuer(expected, metadataIssuer)) ||
+    (issuedBy !== undefined && !sameIssuer(issuedBy, metadataIssuer))
+  ) {
+    return {
+      removed,
+      revoked: false,
+      note: "the stored revocation endpoint is not the issuing server's; not sent",
+    };
+  }
   const body = new URLSearchParams({
     token,
     token_type_hint: record.tokens?.refresh_token ? 'refresh_token' : 'access_token',
@@ -150,4 +165,8 @@ export async function logout(config: Config, serverId: string, orgId: string): P
     const why = redactLine(errorMessage(err), [token]);
     return { removed, revoked: false, note: `the revocation endpoint could not be reached (${why})` };
   }
+}
+
+function sameIssuer(a: string, b: string | undefined): boolean {
+  return b !== undefined && a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 }

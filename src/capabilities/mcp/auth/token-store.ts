@@ -12,7 +12,7 @@
  * identity (inode, size, mtime), so `mcp logout` or a login in another process is seen at the
  * next request without decrypting the file for every request.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -89,16 +89,20 @@ export class TokenStore {
     const previous = this.#writes.get(file) ?? Promise.resolve();
     const next = previous
       .catch(() => {})
-      .then(async () => {
-        let current: StoredAuthorization;
-        try {
-          current = await this.load(slot);
-        } catch {
-          // A file that no longer opens (another key, a moved server) is replaced by the new login.
-          current = {};
-        }
-        await this.#write(slot, file, change({ ...current }));
-      });
+      // Read, change and write under the file's lock: another process sharing the directory (a
+      // cluster node, a CLI login) must not interleave its read-change-write with this one.
+      .then(() =>
+        withLock(this.dir, `${file}.lock`, async () => {
+          let current: StoredAuthorization;
+          try {
+            current = await this.load(slot);
+          } catch {
+            // A file that no longer opens (another key, a moved server) is replaced by the new login.
+            current = {};
+          }
+          await this.#write(slot, file, change({ ...current }));
+        }),
+      );
     this.#writes.set(file, next);
     return next.finally(() => {
       if (this.#writes.get(file) === next) this.#writes.delete(file);
@@ -163,8 +167,10 @@ export class TokenStore {
       key_id: keyId,
       sealed: sealed.toString('base64'),
     };
-    const temp = `${file}.${process.pid}.tmp`;
-    const handle = await open(temp, 'w', 0o600);
+    // A name of its own ('wx': never an existing file), even for processes of equal pid in
+    // containers sharing the directory.
+    const temp = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+    const handle = await open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(`${JSON.stringify(envelope)}\n`);
       await handle.sync();
@@ -183,6 +189,33 @@ export function openTokenStore(config: {
 }): TokenStore | undefined {
   const key = config.mcp.token_key;
   return key === undefined ? undefined : new TokenStore(path.resolve(config.mcp.token_dir), key);
+}
+
+/** A lock older than this was left by a process that died holding it. */
+const STALE_LOCK_MS = 10_000;
+
+/** Runs `work` holding the lock file `lock` (created with O_EXCL), waiting for another holder. */
+async function withLock<T>(dir: string, lock: string, work: () => Promise<T>): Promise<T> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (let waited = 0; ; waited++) {
+    try {
+      await (await open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > STALE_LOCK_MS) await unlink(lock).catch(() => {});
+      else await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 + waited)));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
 }
 
 function aad(slot: StoreSlot): Buffer {
