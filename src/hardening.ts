@@ -34,7 +34,7 @@ export interface HardeningInput {
 
 const DEFAULT_CONFIG_DIR = packagePath('config');
 /** YAML keys whose values are secrets: a config file holding one must be private too. */
-const SECRET_YAML = /^\s*(api_tokens|encryption_key|url:\s*\S*:\/\/[^/\s:@]+:[^@\s]+@)/m;
+const SECRET_YAML = /^\s*(api_tokens|encryption_key|token_key|signing_key|url:\s*\S*:\/\/[^/\s:@]+:[^@\s]+@)/m;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '']);
 
 export function checkHardening(input: HardeningInput): HardeningFinding[] {

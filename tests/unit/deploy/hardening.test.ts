@@ -78,6 +78,9 @@ describe('hardening checks at start-up', () => {
     expect(findings.map((f) => f.subject)).toEqual([yaml]);
     await writeFile(yaml, 'database:\n  url: postgres://semibot:pw@127.0.0.1/semibot\n');
     expect(checkHardening({ config, envFile, configDir: dir, platform: 'linux' })).toHaveLength(1);
+    // the key that seals upstream MCP servers' OAuth tokens (issue 22) is a secret too
+    await writeFile(yaml, 'mcp:\n  token_key: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n');
+    expect(checkHardening({ config, envFile, configDir: dir, platform: 'linux' })).toHaveLength(1);
     await chmod(yaml, 0o600);
     expect(checkHardening({ config, envFile, configDir: dir, platform: 'linux' })).toEqual([]);
   });
