@@ -30,14 +30,11 @@ type Context = Record<string, string | undefined>;
 
 async function authFor(scenario: string, ctx: Context, dir: string): Promise<McpAuthConfig | undefined> {
   if (!scenario.startsWith('auth/')) return undefined;
+  // A pre-registered client's secret, named by environment variable as an operator would.
+  process.env.CONFORMANCE_CLIENT_SECRET = ctx.client_secret;
+  const preRegistered = { client_id: ctx.client_id!, client_secret_env: 'CONFORMANCE_CLIENT_SECRET' };
   if (scenario === 'auth/client-credentials-basic') {
-    process.env.CONFORMANCE_CLIENT_SECRET = ctx.client_secret;
-    return {
-      type: 'oauth',
-      grant: 'client_credentials',
-      client_id: ctx.client_id!,
-      client_secret_env: 'CONFORMANCE_CLIENT_SECRET',
-    };
+    return { type: 'oauth', grant: 'client_credentials', ...preRegistered };
   }
   if (scenario === 'auth/client-credentials-jwt') {
     const keyFile = path.join(dir, 'client-key.pem');
@@ -51,13 +48,7 @@ async function authFor(scenario: string, ctx: Context, dir: string): Promise<Mcp
     };
   }
   if (scenario === 'auth/pre-registration') {
-    process.env.CONFORMANCE_CLIENT_SECRET = ctx.client_secret;
-    return {
-      type: 'oauth',
-      grant: 'authorization_code',
-      client_id: ctx.client_id!,
-      client_secret_env: 'CONFORMANCE_CLIENT_SECRET',
-    };
+    return { type: 'oauth', grant: 'authorization_code', ...preRegistered };
   }
   return { type: 'oauth', grant: 'authorization_code', client_metadata_url: CLIENT_METADATA_URL };
 }

@@ -40,6 +40,11 @@ export function authorizationRequired(serverId: string, orgId: string, why: stri
   );
 }
 
+/** Text from an authorization server or a redirect, for a message: printable ASCII only, bounded. */
+export function printable(text: string, max: number): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
+}
+
 /** Reads a secret's environment variable; a clear error when it is not set. */
 export function secretFromEnv(
   env: Readonly<Record<string, string | undefined>>,

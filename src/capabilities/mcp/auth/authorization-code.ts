@@ -29,6 +29,7 @@ import {
   authorizationRequired,
   type Challenge,
   expiresSoon,
+  printable,
   secretFromEnv,
 } from './auth-flow.ts';
 import { LoopbackRedirect } from './loopback-redirect.ts';
@@ -387,9 +388,5 @@ function registeredFor(client: OAuthClientInformationMixed, redirectUrl: string)
 }
 
 function moreScope(scope: string | undefined): string {
-  return `the server asks for more scope${scope ? ` (${printable(scope)})` : ''}`;
-}
-
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return `the server asks for more scope${scope ? ` (${printable(scope, 200)})` : ''}`;
 }

@@ -12,6 +12,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RuntimeError } from '../../../errors.ts';
+import { printable } from './auth-flow.ts';
 
 const CALLBACK_PATH = '/callback';
 
@@ -109,7 +110,7 @@ export class LoopbackRedirect {
       waiting.reject(
         new RuntimeError(
           'mcp_authorization_failed',
-          `the authorization server answered ${printable(error)}${description ? `: ${printable(description)}` : ''}`,
+          `the authorization server answered ${printable(error, 300)}${description ? `: ${printable(description, 300)}` : ''}`,
         ),
       );
       return;
@@ -125,9 +126,4 @@ export class LoopbackRedirect {
     answer(200, 'semibot-runtime is authorized.');
     waiting.resolve(code);
   }
-}
-
-/** Text from the redirect, for an error message: printable characters only, bounded. */
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
 }

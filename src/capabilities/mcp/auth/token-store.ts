@@ -158,7 +158,6 @@ export class TokenStore {
   }
 
   async #write(slot: StoreSlot, file: string, record: StoredAuthorization): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const { keyId, sealed } = this.#cipher.seal(Buffer.from(JSON.stringify(record), 'utf8'), aad(slot));
     const envelope = {
       format: FORMAT,
