@@ -168,6 +168,13 @@ describe('the loopback redirect of a login', () => {
       expect(forged.status).toBe(400);
       expect(await forged.text()).not.toContain('forged');
       expect((await fetch(new URL('/other', redirect.url))).status).toBe(404);
+      // A huge request and odd Unicode are refused with a 4xx, and the login still completes.
+      const huge = await fetch(`${redirect.url}?code=${'x'.repeat(100_000)}&state=the-state`).catch(
+        () => undefined,
+      );
+      if (huge) expect(huge.status).toBeGreaterThanOrEqual(400);
+      const odd = await fetch(`${redirect.url}?code=%F0%9F%92%A9%ED%A0%80&state=%E2%80%AEthe-state`);
+      expect(odd.status).toBe(400);
       const real = await fetch(`${redirect.url}?code=the-code&state=the-state`);
       expect(real.status).toBe(200);
       await expect(code).resolves.toBe('the-code');
