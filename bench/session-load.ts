@@ -10,6 +10,8 @@ import { summarize } from './stats.ts';
 export interface LoadResult {
   rounds_actions_per_s: number[];
   median_actions_per_s: number;
+  /** process CPU time (every thread) per action, median over rounds: steadier than wall time */
+  median_cpu_us_per_action: number;
   latency: ReturnType<typeof summarize>;
 }
 
@@ -30,12 +32,13 @@ export async function alternatingLoad<M extends string>(options: {
     );
   }
   const perMode = Object.fromEntries(
-    modes.map((m) => [m, { rates: [] as number[], latencies: [] as number[] }]),
-  ) as Record<M, { rates: number[]; latencies: number[] }>;
+    modes.map((m) => [m, { rates: [] as number[], cpu: [] as number[], latencies: [] as number[] }]),
+  ) as Record<M, { rates: number[]; cpu: number[]; latencies: number[] }>;
   for (let r = 0; r < options.rounds; r++) {
     for (const mode of r % 2 === 0 ? modes : [...modes].reverse()) {
       await options.runtimes[mode].audit.flush();
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       await Promise.all(
         sessionsOf[mode].map(async (s, si) => {
           for (let i = 0; i < options.actions; i++) {
@@ -46,6 +49,8 @@ export async function alternatingLoad<M extends string>(options: {
           }
         }),
       );
+      const cpu = process.cpuUsage(cpu0);
+      perMode[mode].cpu.push((cpu.user + cpu.system) / (options.sessions * options.actions));
       perMode[mode].rates.push(
         Math.round((options.sessions * options.actions) / ((performance.now() - t0) / 1000)),
       );
@@ -58,6 +63,7 @@ export async function alternatingLoad<M extends string>(options: {
       {
         rounds_actions_per_s: perMode[m].rates,
         median_actions_per_s: median(perMode[m].rates),
+        median_cpu_us_per_action: Math.round(median(perMode[m].cpu) * 10) / 10,
         latency: summarize(perMode[m].latencies),
       },
     ]),

@@ -16,16 +16,13 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { OTLPTraceExporter as OTLPJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { MODULE_EXT, workerBootstrap } from '../src/worker-entry.ts';
 import type { TracingSettings } from '../src/telemetry/tracing.ts';
-import { cpuPerItem, readCpu, threadIds } from './cpu.ts';
 import type { PlainSpan } from './fixtures/span-worker.ts';
+import { type SpanWorkResult, spanWorkCpu } from './span-work.ts';
 import { round } from './stats.ts';
 
 export const description =
@@ -69,67 +66,10 @@ export async function run(options: Record<string, string>): Promise<Record<strin
       ),
     );
 
-  const once = async (mode: Mode) => {
-    const before = threadIds();
-    const workers = Array.from(
-      { length: WORKERS },
-      () =>
-        new Worker(workerBootstrap(path.join(import.meta.dirname, `fixtures/span-worker.${MODULE_EXT}`)), {
-          eval: true,
-          workerData: { mode, settings, count: spansPerWorker },
-        }),
-    );
-    const exports: Promise<void>[] = [];
-    const go = () =>
-      Promise.all(
-        workers.map(
-          (worker) =>
-            new Promise<void>((resolve) => {
-              const onMessage = (m: { spans?: PlainSpan[]; done?: boolean }) => {
-                if (m.spans) exports.push(exportShipped(m.spans));
-                if (m.done) {
-                  worker.off('message', onMessage);
-                  resolve();
-                }
-              };
-              worker.on('message', onMessage);
-              worker.postMessage('go');
-            }),
-        ),
-      ).then(() => Promise.all(exports.splice(0)));
-    // One unmeasured pass: the workers load and every side's code is compiled hot, as in a
-    // runtime that has been running a while.
-    await go();
-    const workerThreads = threadIds().filter((t) => !before.includes(t));
-    const named: Record<string, string> = { main: String(process.pid) };
-    workerThreads.forEach((tid, i) => {
-      named[`thread_${i}`] = tid;
-    });
-    const cpu0 = readCpu(named);
-    const t0 = performance.now();
-    await go();
-    const wallMs = performance.now() - t0;
-    const cpu1 = readCpu(named);
-    await Promise.all(workers.map((w) => w.terminate()));
-    const spans = spansPerWorker * WORKERS;
-    const perSpan = cpuPerItem(cpu0, cpu1, spans);
-    // Threads other than main: the two workers plus whatever started with them (their V8 helpers).
-    const workerUs = Object.entries(perSpan)
-      .filter(([k]) => k.startsWith('thread_'))
-      .reduce((sum, [, v]) => sum + v, 0);
-    return {
-      spans,
-      wall_ms: round(wallMs, 1),
-      spans_per_s: Math.round(spans / (wallMs / 1000)),
-      cpu_us_per_span: {
-        process: perSpan.runtime_us!,
-        main_thread: perSpan.main_us!,
-        new_threads: round(workerUs, 2),
-      },
-    };
-  };
+  const once = (mode: Mode) =>
+    spanWorkCpu({ mode, settings, spansPerWorker, workers: WORKERS, onShipped: exportShipped });
 
-  const results: Record<Mode, Array<Awaited<ReturnType<typeof once>>>> = { worker: [], main: [] };
+  const results: Record<Mode, Array<SpanWorkResult>> = { worker: [], main: [] };
   try {
     for (let r = 0; r < rounds; r++) {
       for (const mode of r % 2 === 0 ? (['worker', 'main'] as const) : (['main', 'worker'] as const)) {
@@ -140,7 +80,7 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     await exporter.shutdown().catch(() => {});
     await new Promise((resolve) => receiver.close(resolve));
   }
-  const median = (mode: Mode, pick: (r: Awaited<ReturnType<typeof once>>) => number) => {
+  const median = (mode: Mode, pick: (r: SpanWorkResult) => number) => {
     const values = results[mode].map(pick).sort((a, b) => a - b);
     return values[values.length >> 1]!;
   };
