@@ -67,8 +67,14 @@ export interface ExecutionScope {
   policies(): CedarPolicies | undefined;
   /** the session's iteration (the policies' context.iteration) */
   iteration(): number;
-  /** traces on (OTEL_*): the tracer and the session span's context, each action's parent */
+  /** traces on (OTEL_*), this session's trace sampled: the tracer and the session span's context */
   trace?: { tracer: Tracer; parent: Context };
+  /**
+   * traces on but this session's trace not sampled: its span, which no action span is made
+   * under (every sampler decides a child of the session span as it decided the session span,
+   * so they would not be recorded either); MCP calls still carry its context, sampled flag off
+   */
+  unsampled?: Span;
 }
 
 /** What an event records of the policy decision (metadata.policy; `policy replay` reads it back). */
@@ -85,7 +91,7 @@ interface PolicyRecord {
  */
 export function executeAction(scope: ExecutionScope, action: Action): Promise<ActionResult> {
   const trace = scope.trace;
-  if (trace === undefined) return runAction(scope, action, scope.chain, undefined);
+  if (trace === undefined) return runAction(scope, action, scope.chain, scope.unsampled);
   const span = trace.tracer.startSpan(
     `execute_tool ${action.name}`,
     {
@@ -218,8 +224,8 @@ async function runAction(
     chain.emit(requested);
     scope.onApprovalRequested({ ...approval, params: auditedParams as Record<string, unknown> });
     // The wait for a person, visible in the trace as a span of its own.
-    const waiting = span
-      ? scope.trace!.tracer.startSpan(
+    const waiting = span && scope.trace
+      ? scope.trace.tracer.startSpan(
           `await_approval ${action.name}`,
           { attributes: { 'semibot.approval.params_hash': approval.params_hash } },
           contextWithSpan(span),

@@ -137,33 +137,32 @@ describe('issue-21: traces', () => {
   });
 });
 
+/** A runtime tracing to `receiver` with the stdio test MCP server as `srv`. */
+const withTestMcpServer = (receiver: OtlpReceiver) =>
+  createRuntime(
+    {
+      audit: { storage_type: 'memory' },
+      runtime: { workers: 1 },
+      mcp: {
+        servers: [
+          {
+            id: 'srv',
+            transport: {
+              type: 'stdio',
+              command: process.execPath,
+              args: [path.resolve('tests/fixtures/mcp/test-server.mjs')],
+            },
+          },
+        ],
+      },
+    },
+    { env: { ENVIRONMENT: 'test', ...otelEnv(receiver) } },
+  );
+
 describe('issue-21: MCP client spans and propagation to the server', () => {
   it('exports tools/call {tool} as a CLIENT child of the action, and sends its context in params._meta', async () => {
     const receiver = await startOtlpReceiver();
-    const runtime = createRuntime(
-      {
-        audit: { storage_type: 'memory' },
-        runtime: { workers: 1 },
-        mcp: {
-          servers: [
-            {
-              id: 'srv',
-              transport: {
-                type: 'stdio',
-                command: process.execPath,
-                args: [path.resolve('tests/fixtures/mcp/test-server.mjs')],
-              },
-            },
-          ],
-        },
-      },
-      {
-        env: {
-          ENVIRONMENT: 'test',
-          ...otelEnv(receiver),
-        },
-      },
-    );
+    const runtime = withTestMcpServer(receiver);
     await runtime.start();
     const s = await runtime.createSession({
       org_id: 'acme',
@@ -191,6 +190,34 @@ describe('issue-21: MCP client spans and propagation to the server', () => {
       .meta;
     expect(meta.traceparent).toBe(`00-${client.traceId}-${client.spanId}-01`);
     expect(byName('tools/call fail').attributes['error.type']).toBe('mcp_call_failed');
+  });
+});
+
+describe('issue-21: a session whose trace is not sampled', () => {
+  it('makes no action spans, records no ids, and still hands its context on with the sampled flag off', async () => {
+    const receiver = await startOtlpReceiver();
+    const runtime = withTestMcpServer(receiver);
+    await runtime.start();
+    // The caller's trace is not sampled (flags 00): parentbased_always_on, the default, follows it.
+    const s = await runtime.createSession(
+      { org_id: 'acme', user_id: 'u', agent_id: 'a', tools: ['echo'], mcp_servers: ['srv'] },
+      undefined,
+      { traceparent: `00-${TRACE}-${PARENT}-00` },
+    );
+    const result = await s.execute({ name: 'mcp__srv__echo_meta', params: {} });
+    const echoed = await s.execute({ name: 'echo', params: { message: 'hi' } });
+    await runtime.audit.flush();
+    const events = await runtime.audit.query({ org_id: 'acme', session_id: s.id });
+    await runtime.stop();
+    await receiver.close();
+    expect(result.success).toBe(true);
+    expect(echoed.success).toBe(true);
+    expect(receiver.spans.filter((x) => x.traceId === TRACE)).toEqual([]);
+    const meta = (result.result as { structuredContent: { meta: { traceparent: string } } }).structuredContent
+      .meta;
+    expect(meta.traceparent).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-00$`));
+    expect(events.length).toBeGreaterThan(3);
+    for (const e of events) expect(e.metadata).not.toHaveProperty('trace_id');
   });
 });
 
