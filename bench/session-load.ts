@@ -5,7 +5,7 @@
  * see the same machine. Reports each runtime's median actions/s and latency.
  */
 import type { Runtime, SessionRequest } from '../src/index.ts';
-import { summarize } from './stats.ts';
+import { median, summarize } from './stats.ts';
 
 export interface LoadResult {
   rounds_actions_per_s: number[];
@@ -56,7 +56,6 @@ export async function alternatingLoad<M extends string>(options: {
       );
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return Object.fromEntries(
     modes.map((m) => [
       m,

@@ -23,7 +23,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { TracingSettings } from '../src/telemetry/tracing.ts';
 import type { PlainSpan } from './fixtures/span-worker.ts';
 import { type SpanWorkResult, spanWorkCpu } from './span-work.ts';
-import { round } from './stats.ts';
+import { median, round } from './stats.ts';
 
 export const description =
   'worker spans exported by each worker vs shipped to the main thread and exported there: CPU per span and wall time';
@@ -80,24 +80,24 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     await exporter.shutdown().catch(() => {});
     await new Promise((resolve) => receiver.close(resolve));
   }
-  const median = (mode: Mode, pick: (r: SpanWorkResult) => number) => {
-    const values = results[mode].map(pick).sort((a, b) => a - b);
-    return values[values.length >> 1]!;
-  };
+  const medianOf = (mode: Mode, pick: (r: SpanWorkResult) => number) => median(results[mode].map(pick));
   const processCpu = {
-    worker: median('worker', (r) => r.cpu_us_per_span.process),
-    main: median('main', (r) => r.cpu_us_per_span.process),
+    worker: medianOf('worker', (r) => r.cpu_us_per_span.process),
+    main: medianOf('main', (r) => r.cpu_us_per_span.process),
   };
   const mainCpu = {
-    worker: median('worker', (r) => r.cpu_us_per_span.main_thread),
-    main: median('main', (r) => r.cpu_us_per_span.main_thread),
+    worker: medianOf('worker', (r) => r.cpu_us_per_span.main_thread),
+    main: medianOf('main', (r) => r.cpu_us_per_span.main_thread),
   };
   return {
     protocol,
     workers: WORKERS,
     rounds: results,
     median_cpu_us_per_span: { process: processCpu, main_thread: mainCpu },
-    median_wall_ms: { worker: median('worker', (r) => r.wall_ms), main: median('main', (r) => r.wall_ms) },
+    median_wall_ms: {
+      worker: medianOf('worker', (r) => r.wall_ms),
+      main: medianOf('main', (r) => r.wall_ms),
+    },
     ship_to_main_over_per_worker: {
       process_cpu: round(processCpu.main / processCpu.worker, 3),
       main_thread_cpu_us_per_span_added: round(mainCpu.main - mainCpu.worker, 2),

@@ -16,6 +16,11 @@ export function summarize(samplesMs: number[]): { n: number; p50_us: number; p99
   };
 }
 
+/** The middle value (the upper one of an even count); `xs` is not changed. */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+}
+
 export function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;

@@ -25,7 +25,7 @@ import { createRuntime, type Runtime } from '../src/index.ts';
 import { tracingSettings } from '../src/telemetry/tracing.ts';
 import { alternatingLoad } from './session-load.ts';
 import { type SpanWorkResult, spanWorkCpu } from './span-work.ts';
-import { round } from './stats.ts';
+import { median, round } from './stats.ts';
 
 export const description =
   'OpenTelemetry traces on (OTLP, batch processor) vs off: throughput and latency at many sessions';
@@ -93,7 +93,7 @@ export async function run(options: Record<string, string>): Promise<Record<strin
         await spanWorkCpu({ mode: 'worker', settings, spansPerWorker: (sessions * actions) / 2, workers: 2 }),
       );
     }
-    const medianOf = (pick: (w: SpanWorkResult) => number) => alone.map(pick).sort((a, b) => a - b)[1]!;
+    const medianOf = (pick: (w: SpanWorkResult) => number) => median(alone.map(pick));
     // Everything but this thread, where the receiver runs (a collector runs elsewhere): the span
     // threads and V8's helper threads collecting their garbage.
     const sdkAlone = medianOf((w) => w.cpu_us_per_span.process - w.cpu_us_per_span.main_thread);
@@ -102,7 +102,7 @@ export async function run(options: Record<string, string>): Promise<Record<strin
     // Round r of each mode ran back to back, so their ratio sees one state of a shared machine
     // whose speed drifts by half between rounds; the median of those ratios is the verdict.
     const pairs = results.on.rounds_actions_per_s.map((on, r) => on / results.off.rounds_actions_per_s[r]!);
-    const paired = [...pairs].sort((a, b) => a - b)[pairs.length >> 1]!;
+    const paired = median(pairs);
     return {
       otel,
       sessions,

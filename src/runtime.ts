@@ -56,7 +56,7 @@ import type { ClusterNode } from './cluster/node.ts';
 import { type ComponentHealth, type ComponentStatus, worstStatus } from './health.ts';
 import type { SessionClient } from './session-protocol.ts';
 import { openTokenStore } from './capabilities/mcp/auth/token-store.ts';
-import type { InteractiveLogin } from './capabilities/mcp/auth/upstream-auth.ts';
+import type { InteractiveLogin } from './capabilities/mcp/auth/authorization-code.ts';
 import type { ElicitationHandler } from './capabilities/mcp/elicitation.ts';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;

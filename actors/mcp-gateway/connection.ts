@@ -37,6 +37,7 @@ import {
 } from '../../src/errors.ts';
 import { type PinGuard, toolDefinitionHash } from '../../src/capabilities/mcp/tool-pins.ts';
 import type { Logger } from '../../src/log.ts';
+import { MCP_CLIENT_INFO, redactLine } from '../../src/capabilities/mcp/client-identity.ts';
 import type { AuthFlow } from '../../src/capabilities/mcp/auth/auth-flow.ts';
 import {
   authorizedFetch,
@@ -86,19 +87,6 @@ const MAX_RECONNECT_DELAY_MS = 30_000;
 /** First retry backoff of a safe call; doubles per attempt. */
 const RETRY_BACKOFF_MS = 50;
 const STDERR_TAIL_LINES = 20;
-const CLIENT_INFO = { name: 'semibot-runtime', version: '0.1.0' };
-
-/** Values of keys that look like credentials, in `key=value` / `key: value` / Bearer form. */
-const SECRET_IN_TEXT =
-  /\b(pass(?:word|wd|phrase)?|secret|token|api[-_]?key|authorization|credential|private[-_]?key|cookie)(\s*[=:]\s*)((?:Bearer|Basic)\s+\S+|"[^"]*"|\S+)/gi;
-
-/** Redacts a line of server stderr: credential-looking pairs, bearer tokens and the configured env values. */
-export function redactLine(line: string, secrets: readonly string[]): string {
-  let out = line.replace(SECRET_IN_TEXT, '$1$2[REDACTED]').replace(/\bBearer\s+\S+/gi, 'Bearer [REDACTED]');
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
-  return out;
-}
-
 /**
  * closed: the connection broke while the request was out (the tool may have run);
  * not_sent: no connection to send it on (it did not run); gone: still none after waiting for
@@ -422,7 +410,7 @@ export class McpConnection {
 
   async #attempt(): Promise<void> {
     const elicit = this.#opts.auth?.elicit;
-    const client = new Client(CLIENT_INFO, {
+    const client = new Client(MCP_CLIENT_INFO, {
       capabilities: elicit ? { elicitation: { form: { applyDefaults: true } } } : {},
     });
     if (elicit) client.setRequestHandler(ElicitRequestSchema, (request) => this.#elicit(elicit, request.params));

@@ -164,10 +164,11 @@ export class SessionActor {
       onApprovalSettled: () => this.#refreshWaitingState(),
       policies: services.policies ?? noPolicies,
       iteration: () => this.#iteration,
-      ...(services.tracer && this.#span?.isRecording()
-        ? { trace: { tracer: services.tracer, parent: otelTrace.setSpan(ROOT_CONTEXT, this.#span) } }
+      ...(services.tracer && this.#span
+        ? this.#span.isRecording()
+          ? { trace: { tracer: services.tracer, parent: otelTrace.setSpan(ROOT_CONTEXT, this.#span) } }
+          : { unsampled: this.#span }
         : {}),
-      ...(this.#span && !this.#span.isRecording() ? { unsampled: this.#span } : {}),
     };
   }
 

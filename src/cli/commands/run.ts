@@ -57,17 +57,16 @@ Exit codes: 0 the session completed, 1 it failed or was cancelled, 2 the file or
     ]);
     // A server that asks for an OAuth login gets it here when someone can answer: a terminal,
     // or a $BROWSER to open the URL with (the prompt goes to stderr).
-    const someoneThere = process.stdin.isTTY === true || Boolean(process.env.BROWSER);
+    const interactive = process.stdin.isTTY === true;
     const runtime = createRuntime(
       {},
       {
-        ...(someoneThere ? { mcpLogin: terminalLogin(process.stderr, process.env) } : {}),
+        ...(interactive || process.env.BROWSER ? { mcpLogin: terminalLogin(process.stderr, process.env) } : {}),
         // A server's question for the person (MCP elicitation) is asked here only on a terminal.
-        ...(process.stdin.isTTY === true ? { mcpElicitation: elicitOnTerminal } : {}),
+        ...(interactive ? { mcpElicitation: elicitOnTerminal } : {}),
       },
     );
     await runtime.start();
-    const interactive = process.stdin.isTTY === true;
     let status: SessionStatus;
     try {
       const session = await runtime.createSession(request);

@@ -1,6 +1,6 @@
 /** MCP servers' stderr is piped into our log, redacted (FACTS: by default it would go to ours). */
 import { describe, expect, it } from 'vitest';
-import { redactLine } from '../../../actors/mcp-gateway/connection.ts';
+import { redactLine } from '../../../src/capabilities/mcp/client-identity.ts';
 
 describe('redactLine', () => {
   it('hides credential-looking values, bearer tokens and the configured env values', () => {

@@ -1,5 +1,5 @@
 /**
- * What the authorizing fetch (authorized-fetch.ts) asks of each kind of upstream authorization:
+ * What the authorizing fetch (authorizedFetch in upstream-auth.ts) asks of each kind of upstream authorization:
  * a token to send, an answer to a challenge, and the secrets to keep out of every message.
  */
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';

@@ -12,9 +12,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Config } from '../../../../config/schema.ts';
-import { redactLine } from '../../../../actors/mcp-gateway/connection.ts';
 import type { McpCatalogueEntry } from '../../../contracts.ts';
 import { errorMessage, RuntimeError } from '../../../errors.ts';
+import { MCP_CLIENT_INFO, redactLine } from '../client-identity.ts';
 import { AuthorizationCodeFlow, type InteractiveLogin } from './authorization-code.ts';
 import { openTokenStore, type StoreSlot, type TokenStore } from './token-store.ts';
 import { authorizedFetch } from './upstream-auth.ts';
@@ -77,7 +77,7 @@ export async function login(
       },
     },
   );
-  const client = new Client({ name: 'semibot-runtime', version: '0.1.0' }, { capabilities: {} });
+  const client = new Client(MCP_CLIENT_INFO, { capabilities: {} });
   const transport = new StreamableHTTPClientTransport(new URL(slot.serverUrl), {
     fetch: authorizedFetch(flow, fetch),
   });
@@ -108,7 +108,12 @@ export interface LogoutResult {
   note?: string;
 }
 
-export async function logout(config: Config, serverId: string, orgId: string): Promise<LogoutResult> {
+export async function logout(
+  config: Config,
+  serverId: string,
+  orgId: string,
+  { env = process.env }: { env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<LogoutResult> {
   const { server, slot, store } = loginTarget(config, serverId, orgId);
   let record: Awaited<ReturnType<TokenStore['load']>> = {};
   try {
@@ -145,7 +150,7 @@ export async function logout(config: Config, serverId: string, orgId: string): P
   });
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   const auth = server.auth as { client_id?: string; client_secret_env?: string };
-  const secret = auth.client_secret_env ? process.env[auth.client_secret_env] : undefined;
+  const secret = auth.client_secret_env ? env[auth.client_secret_env] : undefined;
   const clientId = auth.client_id ?? record.client?.client_id;
   if (clientId && secret) {
     headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;

@@ -19,8 +19,6 @@ import { ClientCredentialsFlow } from './client-credentials.ts';
 import type { TokenStore } from './token-store.ts';
 import type { ElicitationHandler } from '../elicitation.ts';
 
-export type { InteractiveLogin } from './authorization-code.ts';
-
 /** What the gateway's connections get from the runtime for servers that need a person or a secret. */
 export interface UpstreamContext {
   /** sealed token store (MCP_TOKEN_DIR / MCP_TOKEN_KEY); needed by the authorization_code grant */
