@@ -4,6 +4,7 @@
  * the server's URL changed) and the catalogue's `auth` entries (each mistake refused at load,
  * naming the key), plus the loopback redirect (a request without the login's state is refused).
  */
+import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -179,6 +180,27 @@ describe('the loopback redirect of a login', () => {
       expect(real.status).toBe(200);
       await expect(code).resolves.toBe('the-code');
     } finally {
+      await redirect.close();
+    }
+  });
+
+  it('answers a large POST with a 4xx, and a client trickling its headers holds up no login', async () => {
+    const redirect = await LoopbackRedirect.listen(0);
+    const slow = connect(Number(new URL(redirect.url).port), '127.0.0.1');
+    try {
+      const code = redirect.expect('the-state', 5000);
+      // Opens a request and never finishes its headers (a slowloris), holding its socket.
+      await new Promise<void>((resolve) => slow.once('connect', resolve));
+      slow.write('GET /callback?state=the-state&code=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+      const posted = await fetch(redirect.url, { method: 'POST', body: 'x'.repeat(1_000_000) }).catch(
+        () => undefined,
+      );
+      if (posted) expect(posted.status).toBe(404);
+      const real = await fetch(`${redirect.url}?code=the-code&state=the-state`);
+      expect(real.status).toBe(200);
+      await expect(code).resolves.toBe('the-code');
+    } finally {
+      slow.destroy();
       await redirect.close();
     }
   });
